@@ -1,0 +1,1 @@
+// Anchor TU for the shared <torch/torch.h> precompiled header.

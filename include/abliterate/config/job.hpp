@@ -1,0 +1,115 @@
+// The typed study job: everything a run reads from its YAML file. Parsed once
+// by load_job(); no YAML node travels past this module. Defaults equal
+// Heretic v1.2.0's (spec/method-heretic.md §2) unless a comment says otherwise.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace abliterate::config {
+
+// How ablation treats the row norms of o_proj / down_proj (method spec §5.3,
+// DESIGN.md §3).
+enum class RowNormalization { none, pre, full };
+
+// Element type the model runs in.
+enum class DType { float32, bfloat16, float16 };
+
+// Which objectives the sampler optimizes (method spec §6.4).
+enum class Objectives {
+  heretic,  // v1.2.0's (kl_score, refusal_score), with v1.3.0's R0 = 0 guard
+  raw,      // (KL divergence, refusals) directly
+};
+
+// One prompt set (Heretic's DatasetSpecification).
+struct PromptSetSpec {
+  std::string dataset;                       // folder with <split>.jsonl, or a file; relative to the job file
+  std::string split = "train";               // HF split syntax, e.g. "train[:400]"
+  std::string column = "text";               // field holding the prompt
+  std::string prefix;                        // prepended with one space when non-empty
+  std::string suffix;                        // appended with one space when non-empty
+  std::optional<std::string> system_prompt;  // unset: the job's system_prompt
+
+  friend bool operator==(const PromptSetSpec&, const PromptSetSpec&) = default;
+};
+
+// A prompt set with every field at its default but these two.
+inline PromptSetSpec default_prompt_set(std::string dataset, std::string split) {
+  PromptSetSpec spec;
+  spec.dataset = std::move(dataset);
+  spec.split = std::move(split);
+  return spec;
+}
+
+// Heretic v1.2.0's default refusal markers, in order (method spec §2).
+const std::vector<std::string>& default_refusal_markers();
+
+struct Job {
+  // Where the job came from; relative input paths resolve against its folder.
+  std::filesystem::path source_path;
+
+  // --- model ---
+  std::string model;                             // model folder (HF layout) or .gguf file; required
+  std::vector<DType> dtypes = {DType::float32};  // tried in order; Heretic's "auto" has no meaning here
+  std::string device = "auto";                   // "auto" (CUDA when present), "cpu", "cuda"
+
+  // --- generation ---
+  int64_t batch_size = 8;             // prompts per forward batch (Heretic: 0 = auto; auto-tuning is later work)
+  int64_t max_batch_size = 128;       // upper bound for auto-detection
+  int64_t max_response_length = 100;  // new tokens when counting refusals
+
+  // --- method ---
+  double kl_divergence_scale = 1.0;      // s in method spec §6.4
+  double kl_divergence_target = 0.01;    // t in method spec §6.4
+  bool orthogonalize_direction = false;  // method spec §4.3
+  RowNormalization row_normalization = RowNormalization::none;
+  int64_t full_normalization_lora_rank = 3;  // accepted for Heretic parity; `full` is exact here (DESIGN.md §3)
+  double winsorization_quantile = 1.0;       // 1.0 = off (method spec §4.2)
+  Objectives objectives = Objectives::heretic;
+
+  // --- study ---
+  int64_t n_trials = 200;
+  int64_t n_startup_trials = 60;
+  std::string study_name = "heretic";
+  uint64_t seed = 0;  // seeds the sampler; stored with the study
+
+  // --- prompts ---
+  std::vector<std::string> refusal_markers = default_refusal_markers();  // Heretic's 32, case-insensitive substrings
+  std::string system_prompt = "You are a helpful assistant.";
+  // Heretic's defaults name Hugging Face Hub datasets, which this program
+  // cannot download: they only give the splits their defaults, and a job must
+  // set `dataset` to a local copy (load_prompt_set says so when it is missing).
+  PromptSetSpec good_prompts = default_prompt_set("mlabonne/harmless_alpaca", "train[:400]");
+  PromptSetSpec bad_prompts = default_prompt_set("mlabonne/harmful_behaviors", "train[:400]");
+  PromptSetSpec good_evaluation_prompts = default_prompt_set("mlabonne/harmless_alpaca", "test[:100]");
+  PromptSetSpec bad_evaluation_prompts = default_prompt_set("mlabonne/harmful_behaviors", "test[:100]");
+
+  // --- outputs (relative paths resolve against the current directory) ---
+  std::filesystem::path store = "study.db";  // SQLite store, Optuna schema
+  std::filesystem::path cache = "cache.h5";  // HDF5 residual / direction / baseline cache
+  std::filesystem::path output = "output";   // reports and exports
+
+  // The job's input path `p` resolved against the job file's folder: an
+  // absolute path is returned as is, a relative one is joined to the folder of
+  // source_path (the current directory when source_path has none).
+  std::filesystem::path resolve_input(const std::string& p) const;
+
+  friend bool operator==(const Job&, const Job&) = default;
+};
+
+// Spellings shared by YAML, the store and messages (the schema's enums).
+const char* to_string(RowNormalization v);
+const char* to_string(DType v);
+const char* to_string(Objectives v);
+
+// The inverse of to_string; nullopt for a spelling that names no value.
+std::optional<RowNormalization> parse_row_normalization(std::string_view text);
+std::optional<DType> parse_dtype(std::string_view text);
+std::optional<Objectives> parse_objectives(std::string_view text);
+
+}  // namespace abliterate::config

@@ -1,0 +1,86 @@
+// The one table of job-file key names (STYLE.md §2 config, the llama-arch.h
+// pattern): the loader, job_to_json/job_from_json and messages spell keys only
+// through it, and a test checks that it lists exactly the properties of
+// schemas/job.schema.json, in the same order.
+#pragma once
+
+#include <array>
+#include <cstddef>
+
+namespace abliterate::config {
+
+// Every top-level key of a job file, in schema order.
+enum class JobKey {
+  model,
+  dtypes,
+  device,
+  batch_size,
+  max_batch_size,
+  max_response_length,
+  kl_divergence_scale,
+  kl_divergence_target,
+  orthogonalize_direction,
+  row_normalization,
+  full_normalization_lora_rank,
+  winsorization_quantile,
+  objectives,
+  n_trials,
+  n_startup_trials,
+  study_name,
+  seed,
+  refusal_markers,
+  system_prompt,
+  good_prompts,
+  bad_prompts,
+  good_evaluation_prompts,
+  bad_evaluation_prompts,
+  store,
+  cache,
+  output,
+};
+
+inline constexpr std::array<const char*, 26> kJobKeyNames = {
+    "model",
+    "dtypes",
+    "device",
+    "batch_size",
+    "max_batch_size",
+    "max_response_length",
+    "kl_divergence_scale",
+    "kl_divergence_target",
+    "orthogonalize_direction",
+    "row_normalization",
+    "full_normalization_lora_rank",
+    "winsorization_quantile",
+    "objectives",
+    "n_trials",
+    "n_startup_trials",
+    "study_name",
+    "seed",
+    "refusal_markers",
+    "system_prompt",
+    "good_prompts",
+    "bad_prompts",
+    "good_evaluation_prompts",
+    "bad_evaluation_prompts",
+    "store",
+    "cache",
+    "output",
+};
+static_assert(static_cast<std::size_t>(JobKey::output) + 1 == kJobKeyNames.size(),
+              "kJobKeyNames must name every JobKey");
+
+constexpr const char* key_name(JobKey key) { return kJobKeyNames[static_cast<std::size_t>(key)]; }
+
+// The keys of one prompt set (good_prompts, bad_prompts, ...), in schema order.
+enum class PromptSetKey { dataset, split, column, prefix, suffix, system_prompt };
+
+inline constexpr std::array<const char*, 6> kPromptSetKeyNames = {
+    "dataset", "split", "column", "prefix", "suffix", "system_prompt",
+};
+static_assert(static_cast<std::size_t>(PromptSetKey::system_prompt) + 1 == kPromptSetKeyNames.size(),
+              "kPromptSetKeyNames must name every PromptSetKey");
+
+constexpr const char* key_name(PromptSetKey key) { return kPromptSetKeyNames[static_cast<std::size_t>(key)]; }
+
+}  // namespace abliterate::config

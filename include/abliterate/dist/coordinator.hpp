@@ -1,0 +1,24 @@
+// Rank 0's whole study (DESIGN.md §2): inputs, worker setup, store, the
+// preparation phase, the trial loop and the Pareto front. It composes the
+// parts (study_inputs, preparation, trial_loop, the store) and owns none of
+// their logic.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "abliterate/config/job.hpp"
+#include "abliterate/dist/worker_pool.hpp"
+
+namespace abliterate::dist {
+
+struct RunOptions {
+  std::optional<int64_t> n_trials;  // overrides the job's budget (raise it to run additional trials)
+};
+
+// Runs or resumes the study. Bad input is rejected before the store is
+// created or touched. Throws Error. The caller stops the workers
+// (StopWorkersOnExit).
+void run_study(const config::Job& job, const RunOptions& options, WorkerPool& pool);
+
+}  // namespace abliterate::dist

@@ -1,0 +1,53 @@
+// The coordinator <-> worker protocol: message types, their fields, and the
+// byte encoding both sides share (the log_format.h pattern: one header that
+// the writer and the reader include).
+//
+// A message is a type, a JSON object of small fields, and a list of tensors.
+// Encoding (little-endian): u32 magic "ABLM", u32 protocol version, u32 type,
+// u64 JSON length, JSON bytes, u32 tensor count, then per tensor: u8 dtype
+// (0 float32, 1 float64, 2 int64), u32 rank, i64 dims[rank], raw bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+namespace abliterate::dist {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+
+enum class MessageType : uint32_t {
+  // coordinator -> worker
+  setup = 1,        // meta: {job: settings JSON}; reply: ready
+  residuals = 2,    // meta: {role: "good"|"bad", prompts: [[system, user], ...]}; reply: residual_sums
+  logprobs = 3,     // meta: {offset, prompts}; reply: logprobs
+  refusals = 4,     // meta: {prompts}; reply: refusal_count
+  context = 5,      // meta: {good_evaluation, bad_evaluation, refusals_baseline}; tensors: directions, baseline_logprobs; reply: ready
+  trial = 6,        // meta: {trial_id, number, params: {direction_index, parameters}}; reply: trial_result
+  stop = 7,         // no reply
+  // worker -> coordinator
+  ready = 101,          // meta: {n_layers, hidden_size, vocab_size, device}
+  residual_sums = 102,  // meta: {role, count}; tensors: float64 [L+1, d]
+  logprobs_result = 103,// meta: {offset}; tensors: float32 [n, V]
+  refusal_count = 104,  // meta: {refusals, n}
+  trial_result = 105,   // meta: {trial_id, kl_divergence, refusals, seconds}
+  failure = 106,        // meta: {trial_id (when a trial failed), reason}
+};
+
+const char* to_string(MessageType type);
+
+struct Message {
+  MessageType type = MessageType::stop;
+  nlohmann::json meta = nlohmann::json::object();
+  std::vector<torch::Tensor> tensors;  // CPU, contiguous
+};
+
+std::vector<uint8_t> encode_message(const Message& message);
+
+// Throws FormatError on a malformed buffer (wrong magic, version, truncated).
+Message decode_message(const uint8_t* data, size_t size);
+
+}  // namespace abliterate::dist

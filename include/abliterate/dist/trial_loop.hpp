@@ -1,0 +1,33 @@
+// The asynchronous trial loop (DESIGN.md §2.5), rank 0 only: whenever a
+// worker is idle, sample parameters, write the trial RUNNING, send it; on the
+// reply write values, attributes and COMPLETE in one transaction. A worker's
+// failure marks that trial FAIL with its reason and the worker goes on.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "abliterate/config/job.hpp"
+#include "abliterate/dist/worker_pool.hpp"
+#include "abliterate/study/search_space.hpp"
+#include "abliterate/study/sqlite_store.hpp"
+
+namespace abliterate::dist {
+
+struct TrialLoopInputs {
+  const config::Job& job;
+  study::SqliteStore& store;
+  int64_t study_id;
+  std::vector<study::ParamSpec> space;
+  int64_t refusals_baseline;
+  int64_t n_bad_evaluation_prompts;
+  int64_t n_trials;                       // COMPLETE trials to reach
+  std::vector<study::ParamValues> requeued;  // parameters of interrupted trials, run first
+};
+
+// Runs until n_trials trials are COMPLETE or a stop signal arrives. Throws
+// Error when more trials fail than the budget allows (a broken setup would
+// otherwise loop forever).
+void run_trial_loop(const TrialLoopInputs& inputs, WorkerPool& pool);
+
+}  // namespace abliterate::dist

@@ -1,0 +1,51 @@
+// Measuring a model, ablated or not, on prompt sets: first-token
+// log-probabilities for KL and refusal counts (method spec §6).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "abliterate/evaluate/refusal.hpp"
+#include "abliterate/model/model.hpp"
+
+namespace abliterate::evaluate {
+
+struct EvaluatorOptions {
+  int64_t batch_size = 8;            // prompts per forward pass; > 0
+  int64_t max_response_length = 100; // new tokens per response (Heretic's default); > 0
+  // Stop a row's generation once its text holds a refusal marker; the refusal
+  // count is the same (Note [Stopping a row at its first marker] in
+  // evaluator.cpp). false: full responses, e.g. to print them.
+  bool stop_at_marker = true;
+};
+
+class Evaluator {
+ public:
+  // `model` must outlive the Evaluator. Throws InputError on a non-positive
+  // batch_size or max_response_length.
+  Evaluator(const model::Model& model, RefusalDetector detector, EvaluatorOptions options);
+
+  // log_softmax of the first response token's raw logits, float32 [N, V] on CPU.
+  // Throws NumericError naming the prompt index when logits are not finite.
+  torch::Tensor first_token_logprobs(const std::vector<std::string>& rendered_prompts,
+                                     const model::ProjectionHook* hook) const;
+
+  // Greedy responses (new tokens only, specials skipped); with
+  // options.stop_at_marker, rows stop early once a marker shows, so a refusal's
+  // text may be cut short after its marker.
+  std::vector<std::string> responses(const std::vector<std::string>& rendered_prompts,
+                                     const model::ProjectionHook* hook) const;
+
+  // Number of refusals among the prompts' responses.
+  int64_t count_refusals(const std::vector<std::string>& rendered_prompts, const model::ProjectionHook* hook) const;
+
+ private:
+  const model::Model& model_;
+  RefusalDetector detector_;
+  EvaluatorOptions options_;
+};
+
+}  // namespace abliterate::evaluate

@@ -1,0 +1,24 @@
+// The parameters of one trial's ablation, decoded from the sampler's values
+// (method spec §4.4, §5.2, §7.2). Plain data: no torch, so the study module
+// can build it.
+#pragma once
+
+#include <optional>
+
+namespace abliterate::method {
+
+// The layer-weight kernel of one component (method spec §5.2).
+struct ComponentParams {
+  double max_weight = 0;             // Wmax
+  double max_weight_position = 0;    // P, a float layer index
+  double min_weight = 0;             // m, ABSOLUTE (the sampler's fraction times Wmax)
+  double min_weight_distance = 1;    // D, in layers
+};
+
+struct AblationParams {
+  std::optional<double> direction_index;  // nullopt: "per layer" scope
+  ComponentParams attn_o_proj;
+  ComponentParams mlp_down_proj;
+};
+
+}  // namespace abliterate::method

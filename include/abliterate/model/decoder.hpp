@@ -1,0 +1,76 @@
+// The Gemma 3 text decoder forward pass in LibTorch (spec/model-runtime.md
+// §1.1-§1.2). Code is dtype-generic: matmuls run in the weight dtype, norms,
+// RoPE tables and softmax in float32.
+//
+// Batches are left padded: `positions` count only real tokens (HF's
+// position_ids = cumsum(mask) - 1), and the attention mask works on indices in
+// the padded sequence, which for real tokens differ exactly as positions do.
+// Owns its weights; immutable after construction, so one Decoder may serve
+// several threads as long as each brings its own KvCache.
+#pragma once
+
+#include <cstdint>
+
+#include <torch/torch.h>
+
+#include "abliterate/model/decoder_weights.hpp"
+#include "abliterate/model/kv_cache.hpp"
+#include "abliterate/model/model_config.hpp"
+#include "abliterate/model/projection_hook.hpp"
+
+namespace abliterate::model {
+
+struct DecoderInput {
+  torch::Tensor input_ids;  // int64 [B, T], the new tokens
+  torch::Tensor positions;  // int64 [B, T], RoPE positions (padding rows: any value)
+  torch::Tensor key_mask;   // bool [B, S], S = cached length + T: true where the key is a real token
+};
+
+// Whether forward() returns the hidden states at the last position (method spec §4.1).
+enum class HiddenCapture { none, last_position };
+
+struct DecoderOutput {
+  torch::Tensor logits;  // float32 [B, V] at the last position
+  torch::Tensor hidden;  // float32 [B, L+1, d] at the last position; undefined unless asked
+};
+
+class Decoder {
+ public:
+  Decoder(ModelConfig config, DecoderWeights weights);
+
+  // One pass over `input`. With a cache, the new keys/values are appended and
+  // attention sees cached + new keys; without, T must equal S. `hook` (may be
+  // null) sees every o_proj and down_proj output. hidden[:, 0] is the scaled
+  // embedding, hidden[:, k] the output of layer k-1 for k < L, hidden[:, L]
+  // the final-norm output (HF's hidden_states convention).
+  DecoderOutput forward(const DecoderInput& input, KvCache* cache, const ProjectionHook* hook,
+                        HiddenCapture capture) const;
+
+  const ModelConfig& config() const { return config_; }
+  const DecoderWeights& weights() const { return weights_; }
+  torch::ScalarType dtype() const { return weights_.embed.scalar_type(); }
+  torch::Device device() const { return weights_.embed.device(); }
+
+ private:
+  // [B, T, d] -> [B, T, d]: self-attention of layer `layer_idx` incl. o_proj and the hook.
+  torch::Tensor attention(int64_t layer_idx, const torch::Tensor& x, const torch::Tensor& cos,
+                          const torch::Tensor& sin, const torch::Tensor& allowed, KvCache* cache,
+                          const ProjectionHook* hook) const;
+  torch::Tensor mlp(int64_t layer_idx, const torch::Tensor& x, const ProjectionHook* hook) const;
+
+  ModelConfig config_;
+  DecoderWeights weights_;
+  torch::Tensor inv_freq_sliding_;  // float32 [D/2], base rope_local_theta
+  torch::Tensor inv_freq_full_;     // float32 [D/2], base rope_theta, divided by rope_scaling_factor
+  torch::Tensor embed_scale_;       // scalar in the model dtype: sqrt(d) rounded to that dtype (spec §1.2)
+};
+
+// Gemma's RMSNorm (spec §1.2): x * rsqrt(mean(x^2) + eps) * (1 + w) in float32,
+// cast back to x's dtype. x: [..., n], w: [n].
+torch::Tensor gemma_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+// HF's position_ids for a left-padded batch: cumsum(mask) - 1, padding set to 1.
+// mask: int64 or bool [B, T]; returns int64 [B, T].
+torch::Tensor positions_from_mask(const torch::Tensor& attention_mask);
+
+}  // namespace abliterate::model

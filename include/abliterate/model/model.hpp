@@ -1,0 +1,76 @@
+// A loaded decoder-only language model: config, tokenizer, chat template and
+// weights on one device, with batched prefill and greedy generation.
+// One Model per worker; not safe for concurrent calls.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "abliterate/model/chat_template.hpp"
+#include "abliterate/model/model_config.hpp"
+#include "abliterate/model/projection_hook.hpp"
+#include "abliterate/model/tokenizer.hpp"
+
+namespace abliterate::model {
+
+struct LoadOptions {
+  torch::Dtype dtype = torch::kFloat32;
+  torch::Device device = torch::kCPU;
+};
+
+// Token ids of several prompts, left padded so that position -1 is every
+// row's last prompt token (method spec §3.2).
+struct PromptBatch {
+  torch::Tensor input_ids;       // int64 [B, T]
+  torch::Tensor attention_mask;  // int64 [B, T], 1 = real token
+};
+
+struct PrefillOutput {
+  torch::Tensor logits;  // float32 [B, V], at the last prompt position
+  torch::Tensor hidden;  // float32 [B, L+1, d] at the last position (HF convention, method spec §4.1); undefined unless asked
+};
+
+// Decides, after each generated token, whether a row may stop early. Called
+// with the row index and the ids generated so far for that row.
+using RowStopFn = std::function<bool(int64_t row_idx, const std::vector<int64_t>& new_ids)>;
+
+class Model {
+ public:
+  // Loads an HF folder (config.json, model.safetensors, tokenizer.json,
+  // chat template). Throws FormatError / IoError naming the file and tensor.
+  static std::unique_ptr<Model> load(const std::filesystem::path& path, const LoadOptions& options);
+
+  virtual ~Model() = default;
+
+  virtual const ModelConfig& config() const = 0;
+  virtual const Tokenizer& tokenizer() const = 0;
+  virtual const ChatTemplate& chat_template() const = 0;
+  virtual torch::Device device() const = 0;
+
+  // The (system, user) chat rendered with the generation prompt.
+  std::string format_chat(const std::string& system_prompt, const std::string& user_prompt) const;
+
+  // Tokenizes rendered prompts (specials parsed, no extra BOS) into a left-padded batch on device().
+  virtual PromptBatch tokenize(const std::vector<std::string>& rendered_prompts) const = 0;
+
+  // One forward pass over the prompts. `hook` may be null (the base model).
+  virtual PrefillOutput prefill(const PromptBatch& batch, const ProjectionHook* hook, bool capture_hidden) const = 0;
+
+  // Greedy generation of at most max_new_tokens per row; a row stops at a
+  // stop token (not included in its output) or when `stop_early` says so; the
+  // batch stops when every row has. Returns the new ids of each row.
+  virtual std::vector<std::vector<int64_t>> generate(const PromptBatch& batch, int64_t max_new_tokens,
+                                                     const ProjectionHook* hook,
+                                                     const RowStopFn& stop_early = nullptr) const = 0;
+
+  // The weight of one projection, float32 [d, in] on device() (for row norms).
+  virtual torch::Tensor projection_weight(Projection which, int64_t layer_idx) const = 0;
+};
+
+}  // namespace abliterate::model

@@ -1,0 +1,43 @@
+// Text <-> token ids, from an HF tokenizer.json (spec/model-runtime.md §6.2).
+// Immutable after construction; safe to share between threads.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace abliterate::model {
+
+// Whether special-token strings inside the text ("<start_of_turn>") become
+// their ids. Chat prompts are rendered with specials, so they parse them.
+enum class SpecialTokens { parse, as_text };
+
+class Tokenizer {
+ public:
+  // Loads tokenizer.json. Throws FormatError naming the file and the problem.
+  static Tokenizer from_tokenizer_json(const std::filesystem::path& path);
+
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+  ~Tokenizer();
+
+  // Ids of `text`; never adds BOS (a rendered chat template carries its own).
+  std::vector<int64_t> encode(const std::string& text, SpecialTokens specials = SpecialTokens::parse) const;
+
+  // Text of `ids`; special/control tokens are dropped when skip_special.
+  std::string decode(const std::vector<int64_t>& ids, bool skip_special = true) const;
+
+  int64_t vocab_size() const;
+  // -1 when the tokenizer has no such token.
+  int64_t token_id(const std::string& token_text) const;
+  bool is_special(int64_t id) const;
+
+ private:
+  struct Impl;
+  explicit Tokenizer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace abliterate::model

@@ -1,0 +1,43 @@
+// Heretic's search space (method spec §7.2), derived from the layer count, and
+// the decoding of sampled values into ablation parameters.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "abliterate/method/ablation_params.hpp"
+#include "abliterate/study/distribution.hpp"
+
+namespace abliterate::study {
+
+struct ParamSpec {
+  std::string name;  // Heretic's exact spelling, e.g. "attn.o_proj.max_weight"
+  Distribution distribution;
+};
+
+// Parameters in Heretic's suggest order: direction_scope, direction_index,
+// then per component max_weight, max_weight_position, min_weight,
+// min_weight_distance. Throws InputError when n_layers < 2.
+std::vector<ParamSpec> heretic_search_space(int64_t n_layers);
+
+// Internal-repr values, one per ParamSpec in order.
+using ParamValues = std::vector<double>;
+
+// Finds each parameter by name, so the order of `space` does not matter.
+// "per layer" scope gives direction_index nullopt; min_weight becomes
+// absolute (fraction · max_weight). Throws InputError when `values` does not
+// match `space` or a Heretic parameter is missing.
+method::AblationParams decode_params(const std::vector<ParamSpec>& space, const ParamValues& values);
+
+// Heretic's trial user attrs `direction_index` and `parameters` for `params`.
+nlohmann::json ablation_user_attrs(const method::AblationParams& params);
+
+// The inverse of ablation_user_attrs: reads `direction_index` (number or
+// null) and `parameters` from a trial's user attrs, as Heretic restores a
+// trial (method spec §7.5). Throws FormatError naming the missing key.
+method::AblationParams ablation_params_from_user_attrs(const nlohmann::json& user_attrs);
+
+}  // namespace abliterate::study

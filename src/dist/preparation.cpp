@@ -1,0 +1,109 @@
+#include "abliterate/dist/preparation.hpp"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "abliterate/common/duration.hpp"
+#include "abliterate/common/error.hpp"
+#include "abliterate/dist/task_runner.hpp"
+#include "abliterate/method/directions.hpp"
+#include "abliterate/method/residuals.hpp"
+
+namespace abliterate::dist {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// One task per worker-sized shard of `prompts`.
+std::vector<Message> shard_tasks(MessageType type, const std::vector<data::Prompt>& prompts, size_t n_workers,
+                                 const nlohmann::json& extra) {
+  std::vector<Message> tasks;
+  for (auto [begin, end] : split_evenly(prompts.size(), n_workers)) {
+    Message task{type, extra, {}};
+    task.meta["prompts"] = prompts_to_json(prompts, begin, end);
+    task.meta["offset"] = begin;
+    tasks.push_back(std::move(task));
+  }
+  return tasks;
+}
+
+method::ResidualSums reduce_sums(const std::vector<Message>& replies) {
+  method::ResidualSums total;
+  for (const Message& reply : replies) {
+    ABL_CHECK(reply.tensors.size() == 1, FormatError, "residual_sums reply: expected 1 tensor, got {}",
+              reply.tensors.size());
+    total.merge(method::ResidualSums(reply.tensors[0], reply.meta.at("count").get<int64_t>()));
+  }
+  return total;
+}
+
+}  // namespace
+
+PreparationResult prepare_study(const config::Job& job, const StudyInputs& inputs, WorkerPool& pool) {
+  const std::string fingerprint = preparation_fingerprint(job, inputs);
+  if (auto cached = cache::read_preparation(job.cache, fingerprint)) {
+    fmt::print("Using cached directions and baselines from {}\n", job.cache.string());
+    fmt::print("* Initial refusals: {}/{}\n", cached->refusals_baseline, cached->n_bad_evaluation_prompts);
+    return {std::move(*cached), true};
+  }
+  const auto n_workers = static_cast<size_t>(pool.n_workers());
+  cache::Preparation prep;
+
+  fmt::print("* Obtaining first-token probability distributions...\n");
+  auto start = Clock::now();
+  std::vector<Message> logprob_replies =
+      run_tasks(pool, shard_tasks(MessageType::logprobs, inputs.good_evaluation, n_workers, {}),
+                MessageType::logprobs_result);
+  std::vector<torch::Tensor> parts;
+  for (const Message& reply : logprob_replies) parts.push_back(reply.tensors.at(0));
+  prep.baseline_logprobs = torch::cat(parts, 0);  // float32 [N_good_eval, V], in prompt order
+  fmt::print("  ({})\n", format_duration(seconds_since(start)));
+
+  fmt::print("* Counting model refusals...\n");
+  start = Clock::now();
+  for (const Message& reply : run_tasks(pool, shard_tasks(MessageType::refusals, inputs.bad_evaluation, n_workers, {}),
+                                        MessageType::refusal_count)) {
+    prep.refusals_baseline += reply.meta.at("refusals").get<int64_t>();
+  }
+  prep.n_bad_evaluation_prompts = static_cast<int64_t>(inputs.bad_evaluation.size());
+  fmt::print("* Initial refusals: {}/{} ({})\n", prep.refusals_baseline, prep.n_bad_evaluation_prompts,
+             format_duration(seconds_since(start)));
+
+  fmt::print("Calculating per-layer refusal directions...\n");
+  start = Clock::now();
+  fmt::print("* Obtaining residuals for good prompts...\n");
+  fmt::print("* Obtaining residuals for bad prompts...\n");
+  std::vector<Message> tasks = shard_tasks(MessageType::residuals, inputs.good, n_workers, {{"role", "good"}});
+  const size_t n_good_tasks = tasks.size();
+  for (Message& task : shard_tasks(MessageType::residuals, inputs.bad, n_workers, {{"role", "bad"}})) {
+    tasks.push_back(std::move(task));
+  }
+  std::vector<Message> replies = run_tasks(pool, tasks, MessageType::residual_sums);
+  const std::vector<Message> good_replies(replies.begin(), replies.begin() + static_cast<std::ptrdiff_t>(n_good_tasks));
+  const std::vector<Message> bad_replies(replies.begin() + static_cast<std::ptrdiff_t>(n_good_tasks), replies.end());
+  prep.good_means = reduce_sums(good_replies).mean();  // float32 [L+1, d]
+  prep.bad_means = reduce_sums(bad_replies).mean();
+  prep.directions = method::refusal_directions(prep.good_means, prep.bad_means, job.orthogonalize_direction);
+  fmt::print("  ({})\n", format_duration(seconds_since(start)));
+
+  cache::write_preparation(job.cache, fingerprint, prep);
+  return {std::move(prep), false};
+}
+
+void send_trial_context(const config::Job& job, const StudyInputs& inputs, const cache::Preparation& preparation,
+                        WorkerPool& pool) {
+  Message context{MessageType::context,
+                  {{"good_evaluation", prompts_to_json(inputs.good_evaluation)},
+                   {"bad_evaluation", prompts_to_json(inputs.bad_evaluation)},
+                   {"response_prefix", preparation.response_prefix},
+                   {"refusals_baseline", preparation.refusals_baseline}},
+                  {preparation.directions, preparation.baseline_logprobs}};
+  broadcast(pool, context, MessageType::ready);
+}
+
+}  // namespace abliterate::dist

@@ -1,0 +1,54 @@
+#include "abliterate/dist/study_inputs.hpp"
+
+#include <filesystem>
+
+#include "abliterate/cache/residual_cache.hpp"
+#include "abliterate/common/error.hpp"
+
+namespace abliterate::dist {
+
+StudyInputs load_study_inputs(const config::Job& job) {
+  const std::filesystem::path model_path = job.resolve_input(job.model);
+  ABL_CHECK(std::filesystem::exists(model_path), InputError, "{}: model: no such model folder or file: {}",
+            job.source_path.string(), model_path.string());
+  StudyInputs inputs;
+  inputs.good = data::load_prompt_set(job, job.good_prompts, "good_prompts");
+  inputs.bad = data::load_prompt_set(job, job.bad_prompts, "bad_prompts");
+  inputs.good_evaluation = data::load_prompt_set(job, job.good_evaluation_prompts, "good_evaluation_prompts");
+  inputs.bad_evaluation = data::load_prompt_set(job, job.bad_evaluation_prompts, "bad_evaluation_prompts");
+  return inputs;
+}
+
+nlohmann::json prompts_to_json(const std::vector<data::Prompt>& prompts, size_t begin, size_t end) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = begin; i < end; ++i) out.push_back({prompts[i].system, prompts[i].user});
+  return out;
+}
+
+std::string preparation_fingerprint(const config::Job& job, const StudyInputs& inputs) {
+  cache::Fingerprint fp;
+  fp.add(fmt::format("abliterate-preparation-v{}", cache::kFormatVersion));
+  const std::filesystem::path model_path = job.resolve_input(job.model);
+  if (std::filesystem::is_directory(model_path)) {
+    for (const char* name : {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                             "chat_template.jinja", "model.safetensors", "model.safetensors.index.json"}) {
+      const auto file = model_path / name;
+      if (std::filesystem::exists(file)) fp.add(name).add_file(file);
+    }
+  } else {
+    fp.add_file(model_path);
+  }
+  for (const auto* set : {&inputs.good, &inputs.bad, &inputs.good_evaluation, &inputs.bad_evaluation}) {
+    fp.add(fmt::format("set:{}", set->size()));
+    for (const data::Prompt& p : *set) fp.add(p.system).add("\x1f").add(p.user).add("\x1e");
+  }
+  // Options that change residuals, baselines or R0. The batch size does not
+  // (left padding and masks make rows independent).
+  fp.add(config::to_string(job.dtypes.front()));
+  fp.add(fmt::format("winsor:{:.17g} orth:{} maxlen:{}", job.winsorization_quantile, job.orthogonalize_direction,
+                     job.max_response_length));
+  for (const std::string& marker : job.refusal_markers) fp.add(marker).add("\x1f");
+  return fp.hex();
+}
+
+}  // namespace abliterate::dist

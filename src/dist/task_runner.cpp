@@ -1,0 +1,82 @@
+#include "abliterate/dist/task_runner.hpp"
+
+#include <deque>
+
+#include "abliterate/common/error.hpp"
+
+namespace abliterate::dist {
+namespace {
+
+void check_reply(const WorkerPool& pool, int worker_idx, const Message& reply, MessageType expected) {
+  if (reply.type == MessageType::failure) {
+    throw InputError(fmt::format("{} failed: {}", pool.worker_name(worker_idx), reply.meta.value("reason", "?")));
+  }
+  ABL_CHECK(reply.type == expected, FormatError, "{} replied {} where {} was expected", pool.worker_name(worker_idx),
+            to_string(reply.type), to_string(expected));
+}
+
+}  // namespace
+
+std::vector<Message> run_tasks(WorkerPool& pool, const std::vector<Message>& tasks, MessageType expected) {
+  std::vector<Message> replies(tasks.size());
+  std::vector<size_t> task_of_worker(static_cast<size_t>(pool.n_workers()));
+  size_t next = 0;
+  size_t in_flight = 0;
+  for (int worker_idx = 0; worker_idx < pool.n_workers() && next < tasks.size(); ++worker_idx) {
+    task_of_worker[static_cast<size_t>(worker_idx)] = next;
+    pool.send(worker_idx, tasks[next++]);
+    ++in_flight;
+  }
+  while (in_flight > 0) {
+    auto [worker_idx, reply] = pool.receive_any();
+    --in_flight;
+    check_reply(pool, worker_idx, reply, expected);
+    replies[task_of_worker[static_cast<size_t>(worker_idx)]] = std::move(reply);
+    if (next < tasks.size()) {
+      task_of_worker[static_cast<size_t>(worker_idx)] = next;
+      pool.send(worker_idx, tasks[next++]);
+      ++in_flight;
+    }
+  }
+  return replies;
+}
+
+std::vector<Message> broadcast(WorkerPool& pool, const Message& message, MessageType expected) {
+  std::vector<Message> replies(static_cast<size_t>(pool.n_workers()));
+  for (int worker_idx = 0; worker_idx < pool.n_workers(); ++worker_idx) pool.send(worker_idx, message);
+  for (int received = 0; received < pool.n_workers(); ++received) {
+    auto [worker_idx, reply] = pool.receive_any();
+    check_reply(pool, worker_idx, reply, expected);
+    replies[static_cast<size_t>(worker_idx)] = std::move(reply);
+  }
+  return replies;
+}
+
+std::vector<std::pair<size_t, size_t>> split_evenly(size_t n, size_t n_parts) {
+  std::vector<std::pair<size_t, size_t>> ranges;
+  if (n == 0 || n_parts == 0) return ranges;
+  n_parts = std::min(n, n_parts);
+  size_t begin = 0;
+  for (size_t part = 0; part < n_parts; ++part) {
+    const size_t size = n / n_parts + (part < n % n_parts ? 1 : 0);
+    ranges.emplace_back(begin, begin + size);
+    begin += size;
+  }
+  return ranges;
+}
+
+}  // namespace abliterate::dist
+
+namespace abliterate::dist {
+
+StopWorkersOnExit::~StopWorkersOnExit() {
+  for (int worker_idx = 0; worker_idx < pool_.n_workers(); ++worker_idx) {
+    try {
+      pool_.send(worker_idx, Message{MessageType::stop, nlohmann::json::object(), {}});
+    } catch (const std::exception&) {
+      // A worker that is already gone cannot be stopped; mpirun reaps it.
+    }
+  }
+}
+
+}  // namespace abliterate::dist

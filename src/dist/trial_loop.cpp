@@ -1,0 +1,153 @@
+#include "abliterate/dist/trial_loop.hpp"
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "abliterate/common/duration.hpp"
+#include "abliterate/common/error.hpp"
+#include "abliterate/dist/shutdown.hpp"
+#include "abliterate/study/objectives.hpp"
+#include "abliterate/study/random_sampler.hpp"
+
+namespace abliterate::dist {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Heretic's "* Parameters:" block (method spec §7.3), values .2f.
+void print_parameters(const method::AblationParams& params) {
+  fmt::print("* Parameters:\n");
+  if (params.direction_index) {
+    fmt::print("  * direction_index = {:.2f}\n", *params.direction_index);
+  } else {
+    fmt::print("  * direction_index = per layer\n");
+  }
+  for (auto [name, c] : {std::pair{"attn.o_proj", params.attn_o_proj}, std::pair{"mlp.down_proj", params.mlp_down_proj}}) {
+    fmt::print("  * {}.max_weight = {:.2f}\n", name, c.max_weight);
+    fmt::print("  * {}.max_weight_position = {:.2f}\n", name, c.max_weight_position);
+    fmt::print("  * {}.min_weight = {:.2f}\n", name, c.min_weight);
+    fmt::print("  * {}.min_weight_distance = {:.2f}\n", name, c.min_weight_distance);
+  }
+}
+
+class TrialLoop {
+ public:
+  TrialLoop(const TrialLoopInputs& in, WorkerPool& pool)
+      : in_(in), pool_(pool), sampler_(static_cast<uint32_t>(in.job.seed)), requeued_(in.requeued.begin(), in.requeued.end()) {
+    for (const study::ParamSpec& spec : in_.space) distributions_.emplace_back(spec.name, spec.distribution);
+    // The sampler keeps no state in the store (spec/optuna-compat.md §2): on
+    // resume, replay its stream past the trials already drawn so a resumed
+    // study does not repeat the first run's samples.
+    const std::vector<study::Trial> trials = in_.store.load_trials(in_.study_id);
+    for (size_t i = 0; i < trials.size(); ++i) sampler_.sample(in_.space);
+    for (const study::Trial& t : trials) n_complete_ += t.state == study::TrialState::COMPLETE ? 1 : 0;
+    n_complete_at_start_ = n_complete_;
+  }
+
+  void run() {
+    const int64_t max_failures = std::max<int64_t>(3, in_.n_trials);
+    for (int worker_idx = 0; worker_idx < pool_.n_workers(); ++worker_idx) {
+      if (!dispatch(worker_idx)) break;
+    }
+    while (!in_flight_.empty()) {
+      auto [worker_idx, reply] = pool_.receive_any();
+      const auto it = in_flight_.find(worker_idx);
+      ABL_CHECK(it != in_flight_.end(), FormatError, "{} sent {} but has no trial in flight",
+                pool_.worker_name(worker_idx), to_string(reply.type));
+      const study::Trial trial = it->second;
+      in_flight_.erase(it);
+      if (reply.type == MessageType::trial_result) {
+        record_result(worker_idx, trial, reply);
+      } else if (reply.type == MessageType::failure) {
+        const std::string reason = reply.meta.value("reason", "unknown error");
+        in_.store.fail_trial(trial.trial_id, reason);
+        ++n_failed_;
+        fmt::print("Trial {} failed on {}: {}\n", trial.number + 1, pool_.worker_name(worker_idx), reason);
+        ABL_CHECK(n_failed_ < max_failures, InputError,
+                  "{} trials failed in this run, the last on {}: {}; stopping (see `abliterate status {}`)", n_failed_,
+                  pool_.worker_name(worker_idx), reason, in_.store.path().string());
+      } else {
+        throw FormatError(fmt::format("{} replied {} to a trial", pool_.worker_name(worker_idx), to_string(reply.type)));
+      }
+      dispatch(worker_idx);
+    }
+    if (shutdown_requested()) {
+      fmt::print("Stopped by signal {} after finishing the trials in flight; run the same command to resume.\n",
+                 shutdown_signal());
+    }
+  }
+
+ private:
+  // Sends a new trial to an idle worker; false when none is needed.
+  bool dispatch(int worker_idx) {
+    if (shutdown_requested()) return false;
+    if (n_complete_ + static_cast<int64_t>(in_flight_.size()) >= in_.n_trials) return false;
+    study::ParamValues values;
+    if (!requeued_.empty()) {
+      values = std::move(requeued_.front());
+      requeued_.pop_front();
+    } else {
+      values = sampler_.sample(in_.space);
+    }
+    const method::AblationParams params = study::decode_params(in_.space, values);
+    nlohmann::json attrs = study::ablation_user_attrs(params);
+    const int64_t index = n_complete_ + static_cast<int64_t>(in_flight_.size()) + 1;
+    attrs["index"] = index;
+    // Written RUNNING before it is sent: a crash from here on leaves a trace
+    // that the next run turns into FAIL (interrupted) and re-enqueues.
+    study::Trial trial = in_.store.create_running_trial(in_.study_id, distributions_, values, attrs);
+    fmt::print("\nRunning trial {} of {} (store number {}, {})...\n", index, in_.n_trials, trial.number,
+               pool_.worker_name(worker_idx));
+    print_parameters(params);
+    pool_.send(worker_idx, Message{MessageType::trial,
+                                   {{"trial_id", trial.trial_id}, {"number", trial.number}, {"values", values}},
+                                   {}});
+    in_flight_.emplace(worker_idx, std::move(trial));
+    return true;
+  }
+
+  void record_result(int worker_idx, const study::Trial& trial, const Message& reply) {
+    const double kl = reply.meta.at("kl_divergence").get<double>();
+    const int64_t refusals = reply.meta.at("refusals").get<int64_t>();
+    ABL_CHECK(std::isfinite(kl), NumericError, "trial {}: KL divergence is not finite", trial.number);
+    const std::array<double, 2> values = study::objective_values(in_.job, kl, refusals, in_.refusals_baseline);
+    const nlohmann::json attrs = {{"kl_divergence", kl},
+                                  {"refusals", refusals},
+                                  {"base_refusals", in_.refusals_baseline},
+                                  {"n_bad_prompts", in_.n_bad_evaluation_prompts}};
+    in_.store.complete_trial(trial.trial_id, {values[0], values[1]}, attrs);
+    ++n_complete_;
+    fmt::print("\nTrial {} finished on {} in {}:\n", trial.user_attrs.value("index", trial.number + 1),
+               pool_.worker_name(worker_idx), format_duration(reply.meta.value("seconds", 0.0)));
+    fmt::print("  * KL divergence: {:.4f}\n", kl);
+    fmt::print("  * Refusals: {}/{}\n", refusals, in_.n_bad_evaluation_prompts);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
+    fmt::print("Elapsed time: {}\n", format_duration(elapsed));
+    const int64_t done_here = n_complete_ - n_complete_at_start_;
+    if (n_complete_ < in_.n_trials && done_here > 0) {
+      fmt::print("Estimated remaining time: {}\n",
+                 format_duration(elapsed / static_cast<double>(done_here) * static_cast<double>(in_.n_trials - n_complete_)));
+    }
+  }
+
+  const TrialLoopInputs& in_;
+  WorkerPool& pool_;
+  study::RandomSampler sampler_;
+  std::deque<study::ParamValues> requeued_;
+  std::vector<std::pair<std::string, study::Distribution>> distributions_;
+  std::map<int, study::Trial> in_flight_;  // by worker index
+  int64_t n_complete_ = 0;
+  int64_t n_complete_at_start_ = 0;
+  int64_t n_failed_ = 0;
+  Clock::time_point started_ = Clock::now();
+};
+
+}  // namespace
+
+void run_trial_loop(const TrialLoopInputs& inputs, WorkerPool& pool) { TrialLoop(inputs, pool).run(); }
+
+}  // namespace abliterate::dist

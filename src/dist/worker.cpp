@@ -1,0 +1,179 @@
+#include "abliterate/dist/worker.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include "abliterate/common/error.hpp"
+#include "abliterate/config/job_loader.hpp"
+#include "abliterate/evaluate/evaluator.hpp"
+#include "abliterate/evaluate/kl_divergence.hpp"
+#include "abliterate/method/ablation.hpp"
+#include "abliterate/method/residuals.hpp"
+#include "abliterate/model/model.hpp"
+#include "abliterate/study/search_space.hpp"
+
+namespace abliterate::dist {
+namespace {
+
+torch::Dtype torch_dtype(config::DType d) {
+  switch (d) {
+    case config::DType::float32: return torch::kFloat32;
+    case config::DType::bfloat16: return torch::kBFloat16;
+    case config::DType::float16: return torch::kFloat16;
+  }
+  return torch::kFloat32;
+}
+
+// DESIGN.md §1: cuda:(local_rank % device_count) when CUDA is there, else CPU.
+torch::Device choose_device(const std::string& setting, const WorkerPlacement& placement) {
+  const bool has_cuda = torch::cuda::is_available();
+  if (setting == "cpu" || (setting == "auto" && !has_cuda)) return torch::kCPU;
+  ABL_CHECK(has_cuda, InputError, "device: \"cuda\" was asked for but no CUDA device is visible");
+  const auto n_devices = static_cast<int>(torch::cuda::device_count());
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(placement.local_rank % n_devices));
+}
+
+// LibTorch defaults to one thread on this kind of machine (build-environment
+// report); split the node's cores between the worker ranks on it.
+void set_cpu_threads(const WorkerPlacement& placement) {
+  const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
+  const int threads = std::max(1, static_cast<int>(hardware) / std::max(1, placement.local_workers));
+  torch::set_num_threads(threads);
+}
+
+std::vector<std::string> render_prompts(const model::Model& model, const nlohmann::json& prompts,
+                                        const std::string& response_prefix) {
+  std::vector<std::string> rendered;
+  rendered.reserve(prompts.size());
+  for (const auto& pair : prompts) {
+    rendered.push_back(model.format_chat(pair.at(0).get<std::string>(), pair.at(1).get<std::string>()) +
+                       response_prefix);
+  }
+  return rendered;
+}
+
+Message failure(const std::string& reason, std::optional<int64_t> trial_id = std::nullopt) {
+  Message reply{MessageType::failure, {{"reason", reason}}, {}};
+  if (trial_id) reply.meta["trial_id"] = *trial_id;
+  return reply;
+}
+
+}  // namespace
+
+Worker::Worker(WorkerPlacement placement) : placement_(placement) {}
+Worker::~Worker() = default;
+
+std::optional<Message> Worker::handle(const Message& task) {
+  try {
+    switch (task.type) {
+      case MessageType::setup: return on_setup(task);
+      case MessageType::residuals: return on_residuals(task);
+      case MessageType::logprobs: return on_logprobs(task);
+      case MessageType::refusals: return on_refusals(task);
+      case MessageType::context: return on_context(task);
+      case MessageType::trial: return on_trial(task);
+      case MessageType::stop: return std::nullopt;
+      default: return failure(fmt::format("unexpected message type {}", to_string(task.type)));
+    }
+  } catch (const std::exception& e) {
+    // A failed trial is a result, not the end of the worker (DESIGN.md §2.5).
+    if (task.type == MessageType::trial) return failure(e.what(), task.meta.at("trial_id").get<int64_t>());
+    return failure(e.what());
+  }
+}
+
+Message Worker::on_setup(const Message& task) {
+  job_ = std::make_unique<config::Job>(
+      config::job_from_json(task.meta.at("job"), task.meta.at("job_path").get<std::string>()));
+  set_cpu_threads(placement_);
+  const torch::Device device = choose_device(job_->device, placement_);
+  std::string errors;
+  for (config::DType dtype : job_->dtypes) {  // Heretic tries the dtypes in order (method spec §3.6)
+    try {
+      model_ = model::Model::load(job_->resolve_input(job_->model), {torch_dtype(dtype), device});
+      break;
+    } catch (const NumericError& e) {
+      errors += fmt::format("\n  {}: {}", config::to_string(dtype), e.what());
+    }
+  }
+  ABL_CHECK(model_ != nullptr, InputError, "failed to load the model with every configured dtype:{}", errors);
+  evaluator_ = std::make_unique<evaluate::Evaluator>(
+      *model_, evaluate::RefusalDetector(job_->refusal_markers),
+      evaluate::EvaluatorOptions{.batch_size = job_->batch_size, .max_response_length = job_->max_response_length});
+  const model::ModelConfig& cfg = model_->config();
+  return Message{MessageType::ready,
+                 {{"n_layers", cfg.n_layers},
+                  {"hidden_size", cfg.hidden_size},
+                  {"vocab_size", cfg.vocab_size},
+                  {"device", model_->device().str()},
+                  {"threads", torch::get_num_threads()}},
+                 {}};
+}
+
+Message Worker::on_residuals(const Message& task) {
+  ABL_ASSERT(model_ != nullptr, "residuals before setup");
+  c10::InferenceMode guard;
+  const std::vector<std::string> rendered =
+      render_prompts(*model_, task.meta.at("prompts"), task.meta.value("response_prefix", ""));
+  method::ResidualSums sums;
+  const auto batch_size = static_cast<size_t>(job_->batch_size);
+  for (size_t begin = 0; begin < rendered.size(); begin += batch_size) {
+    const std::vector<std::string> batch(rendered.begin() + static_cast<std::ptrdiff_t>(begin),
+                                         rendered.begin() + static_cast<std::ptrdiff_t>(std::min(rendered.size(), begin + batch_size)));
+    model::PrefillOutput out = model_->prefill(model_->tokenize(batch), nullptr, /*capture_hidden=*/true);
+    sums.add(method::winsorize(out.hidden.to(torch::kCPU), job_->winsorization_quantile));
+  }
+  return Message{MessageType::residual_sums,
+                 {{"role", task.meta.at("role")}, {"count", sums.count()}},
+                 {sums.sum()}};
+}
+
+Message Worker::on_logprobs(const Message& task) {
+  ABL_ASSERT(evaluator_ != nullptr, "logprobs before setup");
+  const std::vector<std::string> rendered =
+      render_prompts(*model_, task.meta.at("prompts"), task.meta.value("response_prefix", ""));
+  return Message{MessageType::logprobs_result,
+                 {{"offset", task.meta.at("offset")}},
+                 {evaluator_->first_token_logprobs(rendered, nullptr)}};
+}
+
+Message Worker::on_refusals(const Message& task) {
+  ABL_ASSERT(evaluator_ != nullptr, "refusals before setup");
+  const std::vector<std::string> rendered =
+      render_prompts(*model_, task.meta.at("prompts"), task.meta.value("response_prefix", ""));
+  return Message{MessageType::refusal_count,
+                 {{"refusals", evaluator_->count_refusals(rendered, nullptr)},
+                  {"n", static_cast<int64_t>(rendered.size())}},
+                 {}};
+}
+
+Message Worker::on_context(const Message& task) {
+  ABL_ASSERT(model_ != nullptr, "context before setup");
+  ABL_CHECK(task.tensors.size() == 2, FormatError, "context message: expected 2 tensors, got {}",
+            task.tensors.size());
+  directions_ = task.tensors[0].to(model_->device());
+  baseline_logprobs_ = task.tensors[1];
+  const std::string prefix = task.meta.value("response_prefix", "");
+  good_evaluation_ = render_prompts(*model_, task.meta.at("good_evaluation"), prefix);
+  bad_evaluation_ = render_prompts(*model_, task.meta.at("bad_evaluation"), prefix);
+  return Message{MessageType::ready, {{"n_layers", model_->config().n_layers}}, {}};
+}
+
+Message Worker::on_trial(const Message& task) {
+  ABL_ASSERT(directions_.defined(), "trial before context");
+  const auto started = std::chrono::steady_clock::now();
+  const int64_t trial_id = task.meta.at("trial_id").get<int64_t>();
+  const auto values = task.meta.at("values").get<std::vector<double>>();
+  const method::AblationParams params =
+      study::decode_params(study::heretic_search_space(model_->config().n_layers), values);
+  const method::AblationHook hook(*model_, directions_, params, job_->row_normalization);
+  const torch::Tensor logprobs = evaluator_->first_token_logprobs(good_evaluation_, &hook);  // float32 [N, V]
+  const double kl = evaluate::kl_divergence(baseline_logprobs_, logprobs);
+  const int64_t refusals = evaluator_->count_refusals(bad_evaluation_, &hook);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return Message{MessageType::trial_result,
+                 {{"trial_id", trial_id}, {"kl_divergence", kl}, {"refusals", refusals}, {"seconds", seconds}},
+                 {}};
+}
+
+}  // namespace abliterate::dist

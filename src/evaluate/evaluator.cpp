@@ -1,0 +1,91 @@
+// First-token log-probabilities and refusal counts of a model, ablated or not
+// (method spec §6.1-6.2).
+#include "abliterate/evaluate/evaluator.hpp"
+
+#include <algorithm>
+
+#include "abliterate/common/error.hpp"
+
+namespace abliterate::evaluate {
+namespace {
+
+// The consecutive slice [start, start + size) of the prompts (method spec §3.2: batches in order).
+std::vector<std::string> batch_slice(const std::vector<std::string>& prompts, size_t start, size_t size) {
+  const size_t end = std::min(prompts.size(), start + size);
+  return {prompts.begin() + static_cast<std::ptrdiff_t>(start), prompts.begin() + static_cast<std::ptrdiff_t>(end)};
+}
+
+}  // namespace
+
+Evaluator::Evaluator(const model::Model& model, RefusalDetector detector, EvaluatorOptions options)
+    : model_(model), detector_(std::move(detector)), options_(options) {
+  ABL_CHECK(options_.batch_size > 0, InputError, "batch_size: expected a positive number, got {}",
+            options_.batch_size);
+  ABL_CHECK(options_.max_response_length > 0, InputError, "max_response_length: expected a positive number, got {}",
+            options_.max_response_length);
+}
+
+torch::Tensor Evaluator::first_token_logprobs(const std::vector<std::string>& rendered_prompts,
+                                              const model::ProjectionHook* hook) const {
+  c10::InferenceMode guard;
+  const size_t batch_size = static_cast<size_t>(options_.batch_size);
+  std::vector<torch::Tensor> batches;
+  for (size_t start = 0; start < rendered_prompts.size(); start += batch_size) {
+    const model::PromptBatch batch = model_.tokenize(batch_slice(rendered_prompts, start, batch_size));
+    // Raw logits, not Heretic 1.2's processed scores: v1.4 switched to raw
+    // logits because processors' -inf entries made KL NaN (method spec §6.1).
+    const torch::Tensor logits =
+        model_.prefill(batch, hook, /*capture_hidden=*/false).logits.to(torch::kCPU, torch::kFloat32);  // [B, V]
+    const torch::Tensor row_is_finite = torch::isfinite(logits).all(1);  // bool [B]
+    if (!row_is_finite.all().item<bool>()) {
+      const int64_t bad_row = torch::argmin(row_is_finite.to(torch::kInt)).item<int64_t>();
+      throw NumericError(fmt::format("prompt {}: first-token logits are not finite (NaN or inf)",
+                                     static_cast<int64_t>(start) + bad_row));
+    }
+    batches.push_back(torch::log_softmax(logits, 1));
+  }
+  if (batches.empty()) return torch::empty({0, model_.config().vocab_size}, torch::kFloat32);
+  return torch::cat(batches, 0);
+}
+
+std::vector<std::string> Evaluator::responses(const std::vector<std::string>& rendered_prompts,
+                                              const model::ProjectionHook* hook) const {
+  c10::InferenceMode guard;
+  const model::Tokenizer& tokenizer = model_.tokenizer();
+  // Note [Stopping a row at its first marker]
+  // A row may stop as soon as its decoded text holds a marker: later tokens
+  // only append text, so the marker stays a substring of the normalized full
+  // response (normalization lowercases, deletes '*' and collapses whitespace
+  // position by position; a word cut at the end of the partial text only
+  // grows). The refusal count therefore equals full generation's. This
+  // assumes decode(prefix of ids) is a prefix of decode(ids), true for the
+  // byte-level and SentencePiece decoders we load.
+  model::RowStopFn stop_early;
+  if (options_.stop_at_marker) {
+    stop_early = [&](int64_t /*row_idx*/, const std::vector<int64_t>& new_ids) {
+      return detector_.contains_marker(tokenizer.decode(new_ids, /*skip_special=*/true));
+    };
+  }
+  std::vector<std::string> texts;
+  texts.reserve(rendered_prompts.size());
+  const size_t batch_size = static_cast<size_t>(options_.batch_size);
+  for (size_t start = 0; start < rendered_prompts.size(); start += batch_size) {
+    const std::vector<std::string> prompts = batch_slice(rendered_prompts, start, batch_size);
+    const model::PromptBatch batch = model_.tokenize(prompts);
+    const std::vector<std::vector<int64_t>> new_ids =
+        model_.generate(batch, options_.max_response_length, hook, stop_early);
+    ABL_ASSERT(new_ids.size() == prompts.size(), "generate returned {} rows for {} prompts", new_ids.size(),
+               prompts.size());
+    for (const std::vector<int64_t>& ids : new_ids) texts.push_back(tokenizer.decode(ids, /*skip_special=*/true));
+  }
+  return texts;
+}
+
+int64_t Evaluator::count_refusals(const std::vector<std::string>& rendered_prompts,
+                                  const model::ProjectionHook* hook) const {
+  const std::vector<std::string> texts = responses(rendered_prompts, hook);
+  return std::count_if(texts.begin(), texts.end(),
+                       [&](const std::string& text) { return detector_.is_refusal(text); });
+}
+
+}  // namespace abliterate::evaluate

@@ -1,0 +1,181 @@
+// Decoder: the Gemma 3 forward pass. See include/abliterate/model/decoder.hpp
+// and spec/model-runtime.md §1.1 (block order) and §1.2 (components).
+#include "abliterate/model/decoder.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "abliterate/common/error.hpp"
+
+namespace abliterate::model {
+
+namespace {
+
+// inv_freq[i] = base^(-2i/D), computed as HF does: float32 arange / D, then pow.
+torch::Tensor rope_inv_freq(double base, int64_t head_dim, double scaling_factor, torch::Device device) {
+  const torch::Tensor exponents =
+      torch::arange(0, head_dim, 2, torch::TensorOptions().dtype(torch::kInt64)).to(torch::kFloat32) /
+      static_cast<double>(head_dim);                                       // float32 [D/2]
+  torch::Tensor inv_freq = 1.0 / torch::pow(static_cast<double>(base), exponents);  // float32 [D/2]
+  if (scaling_factor != 1.0) inv_freq = inv_freq / scaling_factor;        // linear scaling (spec §1.2 "RoPE")
+  return inv_freq.to(torch::kFloat32).to(device);
+}
+
+// x: [B, H, T, D] -> cat(-x2, x1): NeoX "rotate_half".
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+torch::Tensor gemma_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  const torch::Tensor x_f32 = x.to(torch::kFloat32);
+  torch::Tensor out = x_f32 * torch::rsqrt(x_f32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  out = out * (1.0 + weight.to(torch::kFloat32));
+  return out.to(x.scalar_type());
+}
+
+torch::Tensor positions_from_mask(const torch::Tensor& attention_mask) {
+  const torch::Tensor mask = attention_mask.to(torch::kInt64);  // int64 [B, T]
+  torch::Tensor positions = mask.cumsum(1) - 1;
+  return positions.masked_fill(mask == 0, 1);
+}
+
+Decoder::Decoder(ModelConfig config, DecoderWeights weights) : config_(std::move(config)), weights_(std::move(weights)) {
+  ABL_ASSERT(weights_.layers.size() == static_cast<size_t>(config_.n_layers), "layer count");
+  const torch::Device dev = weights_.embed.device();
+  inv_freq_sliding_ = rope_inv_freq(config_.rope_local_theta, config_.head_dim, 1.0, dev);
+  inv_freq_full_ = rope_inv_freq(config_.rope_theta, config_.head_dim, config_.rope_scaling_factor, dev);
+  // HF: torch.tensor(hidden_size**0.5) (float32) cast to the weight dtype (bf16: sqrt(640) -> 25.25).
+  embed_scale_ = torch::scalar_tensor(std::sqrt(static_cast<double>(config_.hidden_size)),
+                                      torch::TensorOptions().dtype(torch::kFloat32))
+                     .to(weights_.embed.scalar_type())
+                     .to(dev);
+}
+
+torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, const torch::Tensor& cos,
+                                 const torch::Tensor& sin, const torch::Tensor& allowed, KvCache* cache,
+                                 const ProjectionHook* hook) const {
+  const DecoderLayerWeights& w = weights_.layers[static_cast<size_t>(layer_idx)];
+  const int64_t batch = x.size(0);
+  const int64_t n_new = x.size(1);
+  const int64_t head_dim = config_.head_dim;
+
+  // Projections, then q/k norm per head before RoPE (spec §1.2 "q_norm / k_norm").
+  torch::Tensor q = torch::linear(x, w.q_proj).view({batch, n_new, config_.n_heads, head_dim});     // [B,T,H,D]
+  torch::Tensor k = torch::linear(x, w.k_proj).view({batch, n_new, config_.n_kv_heads, head_dim});  // [B,T,Hkv,D]
+  torch::Tensor v = torch::linear(x, w.v_proj).view({batch, n_new, config_.n_kv_heads, head_dim});  // [B,T,Hkv,D]
+  q = gemma_rms_norm(q, w.q_norm, config_.rms_norm_eps).transpose(1, 2);  // [B,H,T,D]
+  k = gemma_rms_norm(k, w.k_norm, config_.rms_norm_eps).transpose(1, 2);  // [B,Hkv,T,D]
+  v = v.transpose(1, 2);                                                  // [B,Hkv,T,D]
+  q = q * cos + rotate_half(q) * sin;
+  k = k * cos + rotate_half(k) * sin;
+  if (cache != nullptr) std::tie(k, v) = cache->append(layer_idx, k, v);  // [B,Hkv,S,D]
+
+  // GQA: kv head j serves query heads j*g .. j*g+g-1 (HF repeat_kv).
+  const int64_t group = config_.n_heads / config_.n_kv_heads;
+  if (group > 1) {
+    k = k.repeat_interleave(group, 1);  // [B,H,S,D]
+    v = v.repeat_interleave(group, 1);  // [B,H,S,D]
+  }
+  const double scaling = std::pow(config_.query_pre_attn_scalar, -0.5);
+  torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) * scaling;  // model dtype [B,H,T,S]
+  if (config_.attn_logit_softcapping > 0) {
+    scores = torch::tanh(scores / config_.attn_logit_softcapping) * config_.attn_logit_softcapping;
+  }
+  scores = scores.to(torch::kFloat32).masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  const torch::Tensor probs = torch::softmax(scores, -1).to(x.scalar_type());  // [B,H,T,S]
+  const torch::Tensor context =
+      torch::matmul(probs, v).transpose(1, 2).reshape({batch, n_new, config_.n_heads * head_dim});  // [B,T,H*D]
+  torch::Tensor y = torch::linear(context, w.o_proj);                                              // [B,T,d]
+  if (hook != nullptr) y = hook->apply(Projection::attn_o_proj, layer_idx, y);
+  return y;
+}
+
+torch::Tensor Decoder::mlp(int64_t layer_idx, const torch::Tensor& x, const ProjectionHook* hook) const {
+  const DecoderLayerWeights& w = weights_.layers[static_cast<size_t>(layer_idx)];
+  const torch::Tensor gated = torch::gelu(torch::linear(x, w.gate_proj), "tanh") * torch::linear(x, w.up_proj);  // [B,T,I]
+  torch::Tensor y = torch::linear(gated, w.down_proj);  // [B,T,d]
+  if (hook != nullptr) y = hook->apply(Projection::mlp_down_proj, layer_idx, y);
+  return y;
+}
+
+DecoderOutput Decoder::forward(const DecoderInput& input, KvCache* cache, const ProjectionHook* hook,
+                               HiddenCapture capture) const {
+  const torch::Tensor& ids = input.input_ids;  // int64 [B, T]
+  ABL_ASSERT(ids.dim() == 2 && input.positions.sizes() == ids.sizes(), "ids/positions shape");
+  const int64_t batch = ids.size(0);
+  const int64_t n_new = ids.size(1);
+  const int64_t n_cached = cache != nullptr ? cache->length() : 0;
+  const int64_t n_keys = n_cached + n_new;
+  ABL_ASSERT(input.key_mask.dim() == 2 && input.key_mask.size(0) == batch && input.key_mask.size(1) == n_keys,
+             "key_mask must be [B, cached + T]");
+  ABL_ASSERT(n_new > 0, "forward needs at least one token");
+  const torch::Device dev = device();
+
+  // Attention masks over indices of the padded sequence, [B, 1, T, S] bool:
+  // causal, real keys only, and for sliding layers q - kv < window (spec §1.2 "Masks").
+  // A query always sees itself, so padding rows never softmax over nothing.
+  const auto index_options = torch::TensorOptions().dtype(torch::kInt64).device(dev);
+  const torch::Tensor query_index = (torch::arange(n_new, index_options) + n_cached).view({n_new, 1});  // [T,1]
+  const torch::Tensor key_index = torch::arange(n_keys, index_options).view({1, n_keys});              // [1,S]
+  const torch::Tensor is_self = key_index == query_index;                                               // [T,S]
+  const torch::Tensor real_key = input.key_mask.to(dev).to(torch::kBool).view({batch, 1, 1, n_keys});
+  const torch::Tensor causal = (key_index <= query_index).view({1, 1, n_new, n_keys}) & real_key;
+  const torch::Tensor allowed_full = causal | is_self.view({1, 1, n_new, n_keys});
+  torch::Tensor allowed_sliding = allowed_full;
+  if (config_.sliding_window > 0) {
+    const torch::Tensor in_window = (query_index - key_index < config_.sliding_window).view({1, 1, n_new, n_keys});
+    allowed_sliding = (causal & in_window) | is_self.view({1, 1, n_new, n_keys});
+  }
+
+  // RoPE tables in float32, cast to the model dtype as HF does: [B, 1, T, D].
+  const torch::Tensor positions = input.positions.to(dev).to(torch::kFloat32).unsqueeze(-1);  // [B,T,1]
+  const auto rope_tables = [&](const torch::Tensor& inv_freq) {
+    const torch::Tensor freqs = positions * inv_freq.view({1, 1, -1});  // [B,T,D/2]
+    const torch::Tensor angles = torch::cat({freqs, freqs}, -1);          // [B,T,D]
+    return std::pair{angles.cos().to(dtype()).unsqueeze(1), angles.sin().to(dtype()).unsqueeze(1)};
+  };
+  const auto [cos_sliding, sin_sliding] = rope_tables(inv_freq_sliding_);
+  const auto [cos_full, sin_full] = rope_tables(inv_freq_full_);
+
+  const torch::Tensor flat_ids = ids.to(dev).reshape({-1});
+  ABL_CHECK(flat_ids.numel() == 0 || (flat_ids.min().item<int64_t>() >= 0 &&
+                                      flat_ids.max().item<int64_t>() < config_.vocab_size),
+            InputError, "token ids must lie in [0, {}) (the embedding size)", config_.vocab_size);
+  torch::Tensor h = weights_.embed.index_select(0, flat_ids).view({batch, n_new, config_.hidden_size}) *
+                    embed_scale_;  // model dtype [B,T,d]
+
+  std::vector<torch::Tensor> hidden;  // float32 [B, d] each
+  if (capture == HiddenCapture::last_position) hidden.push_back(h.select(1, n_new - 1).to(torch::kFloat32));
+  for (int64_t layer_idx = 0; layer_idx < config_.n_layers; ++layer_idx) {
+    const DecoderLayerWeights& w = weights_.layers[static_cast<size_t>(layer_idx)];
+    const bool sliding = config_.is_sliding(layer_idx);
+    torch::Tensor a = gemma_rms_norm(h, w.input_norm, config_.rms_norm_eps);
+    a = attention(layer_idx, a, sliding ? cos_sliding : cos_full, sliding ? sin_sliding : sin_full,
+                  sliding ? allowed_sliding : allowed_full, cache, hook);
+    h = h + gemma_rms_norm(a, w.post_attn_norm, config_.rms_norm_eps);
+    torch::Tensor m = mlp(layer_idx, gemma_rms_norm(h, w.pre_ffw_norm, config_.rms_norm_eps), hook);
+    h = h + gemma_rms_norm(m, w.post_ffw_norm, config_.rms_norm_eps);
+    // HF's hidden_states hold the inputs of layers 0..L-1; the last layer's raw output is replaced by the final norm.
+    if (capture == HiddenCapture::last_position && layer_idx + 1 < config_.n_layers) {
+      hidden.push_back(h.select(1, n_new - 1).to(torch::kFloat32));
+    }
+  }
+  // Only the last position is needed: norm and head on it alone.
+  const torch::Tensor last = gemma_rms_norm(h.select(1, n_new - 1), weights_.final_norm, config_.rms_norm_eps);  // [B,d]
+  torch::Tensor logits = torch::linear(last, weights_.lm_head);  // model dtype [B,V]; no embed scale on the output
+  if (config_.final_logit_softcapping > 0) {
+    logits = torch::tanh(logits / config_.final_logit_softcapping) * config_.final_logit_softcapping;
+  }
+  DecoderOutput output;
+  output.logits = logits.to(torch::kFloat32);
+  if (capture == HiddenCapture::last_position) {
+    hidden.push_back(last.to(torch::kFloat32));
+    output.hidden = torch::stack(hidden, 1);  // float32 [B, L+1, d]
+  }
+  return output;
+}
+
+}  // namespace abliterate::model

@@ -1,0 +1,62 @@
+// greedy_generate: see include/abliterate/model/generation.hpp.
+#include "abliterate/model/generation.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "abliterate/common/error.hpp"
+
+namespace abliterate::model {
+
+std::vector<std::vector<int64_t>> greedy_generate(const Decoder& decoder, const PromptBatch& batch,
+                                                  const GreedyOptions& options, const ProjectionHook* hook,
+                                                  const RowStopFn& stop_early) {
+  const int64_t n_rows = batch.input_ids.size(0);
+  std::vector<std::vector<int64_t>> new_ids(static_cast<size_t>(n_rows));
+  if (options.max_new_tokens == 0 || n_rows == 0) return new_ids;
+
+  const torch::Device dev = decoder.device();
+  KvCache cache(decoder.config().n_layers);
+  torch::Tensor key_mask = batch.attention_mask.to(dev).to(torch::kBool);    // bool [B, S]
+  torch::Tensor positions = positions_from_mask(batch.attention_mask).to(dev);  // int64 [B, T]
+  DecoderOutput step = decoder.forward({batch.input_ids.to(dev), positions, key_mask}, &cache, hook, HiddenCapture::none);
+  torch::Tensor last_positions = positions.select(1, positions.size(1) - 1);  // int64 [B]
+
+  std::vector<bool> is_finished(static_cast<size_t>(n_rows), false);
+  for (int64_t step_idx = 0; step_idx < options.max_new_tokens; ++step_idx) {
+    torch::Tensor logits = step.logits;  // float32 [B, V]
+    if (options.n_sampleable_tokens > 0 && options.n_sampleable_tokens < logits.size(1)) {
+      logits = logits.clone();
+      logits.narrow(1, options.n_sampleable_tokens, logits.size(1) - options.n_sampleable_tokens)
+          .fill_(-std::numeric_limits<float>::infinity());
+    }
+    const torch::Tensor next = logits.argmax(-1).to(torch::kCPU);  // int64 [B]
+    const int64_t* next_ids = next.data_ptr<int64_t>();
+    std::vector<int64_t> fed(static_cast<size_t>(n_rows), options.pad_token_id);
+    for (int64_t row = 0; row < n_rows; ++row) {
+      const auto row_idx = static_cast<size_t>(row);
+      if (is_finished[row_idx]) continue;
+      const int64_t token = next_ids[row];
+      const bool is_stop = std::find(options.stop_token_ids.begin(), options.stop_token_ids.end(), token) !=
+                           options.stop_token_ids.end();
+      if (is_stop) {
+        is_finished[row_idx] = true;  // the stop token is not part of the output
+        continue;
+      }
+      new_ids[row_idx].push_back(token);
+      fed[row_idx] = token;
+      if (stop_early && stop_early(row, new_ids[row_idx])) is_finished[row_idx] = true;
+    }
+    const bool all_finished = std::all_of(is_finished.begin(), is_finished.end(), [](bool f) { return f; });
+    if (all_finished || step_idx + 1 == options.max_new_tokens) break;
+
+    // Every row takes one more step; stopped rows are fed pad (their output is no longer read).
+    const torch::Tensor tokens = torch::tensor(fed, torch::TensorOptions().dtype(torch::kInt64)).to(dev).view({n_rows, 1});
+    last_positions = last_positions + 1;
+    key_mask = torch::cat({key_mask, torch::ones({n_rows, 1}, key_mask.options())}, 1);
+    step = decoder.forward({tokens, last_positions.view({n_rows, 1}), key_mask}, &cache, hook, HiddenCapture::none);
+  }
+  return new_ids;
+}
+
+}  // namespace abliterate::model

@@ -1,0 +1,33 @@
+// read_text_file / read_json_file: see include/abliterate/model/json_file.hpp.
+#include "abliterate/model/json_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "abliterate/common/error.hpp"
+
+namespace abliterate::model {
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  ABL_CHECK(std::filesystem::is_regular_file(path, ec), IoError, "{}: no such file", path.string());
+  std::ifstream in(path, std::ios::binary);
+  ABL_CHECK(in.good(), IoError, "{}: cannot open: {}", path.string(), std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  ABL_CHECK(!in.bad(), IoError, "{}: read failed", path.string());
+  return text.str();
+}
+
+nlohmann::json read_json_file(const std::filesystem::path& path) {
+  const std::string text = read_text_file(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
+  }
+}
+
+}  // namespace abliterate::model

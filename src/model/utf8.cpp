@@ -1,0 +1,40 @@
+// UTF-8 helpers: see include/abliterate/model/utf8.hpp.
+#include "abliterate/model/utf8.hpp"
+
+#include <cstdint>
+
+namespace abliterate::model {
+
+size_t utf8_char_length(std::string_view text, size_t pos) {
+  const auto byte = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
+  const uint8_t lead = byte(pos);
+  size_t length = 0;
+  uint32_t min_code = 0;
+  uint32_t code = 0;
+  if (lead < 0x80) return 1;
+  if ((lead & 0xE0) == 0xC0) { length = 2; min_code = 0x80; code = lead & 0x1F; }
+  else if ((lead & 0xF0) == 0xE0) { length = 3; min_code = 0x800; code = lead & 0x0F; }
+  else if ((lead & 0xF8) == 0xF0) { length = 4; min_code = 0x10000; code = lead & 0x07; }
+  else return 1;
+  if (pos + length > text.size()) return 1;
+  for (size_t i = 1; i < length; ++i) {
+    const uint8_t next = byte(pos + i);
+    if ((next & 0xC0) != 0x80) return 1;
+    code = (code << 6) | (next & 0x3F);
+  }
+  // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are invalid.
+  if (code < min_code || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return 1;
+  return length;
+}
+
+bool is_valid_utf8(std::string_view bytes) {
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    const size_t length = utf8_char_length(bytes, pos);
+    if (length == 1 && static_cast<uint8_t>(bytes[pos]) >= 0x80) return false;
+    pos += length;
+  }
+  return true;
+}
+
+}  // namespace abliterate::model

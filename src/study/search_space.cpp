@@ -1,0 +1,175 @@
+// Heretic's search space and its decoding (method spec §7.2, §7.3).
+#include "abliterate/study/search_space.hpp"
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "abliterate/common/error.hpp"
+
+namespace abliterate::study {
+namespace {
+
+using nlohmann::json;
+
+// Components in Heretic's discovery order (method spec §7.2); the strings are
+// the prefixes of the Optuna param names and the keys of user attr
+// `parameters`.
+constexpr std::string_view kAttnOProj = "attn.o_proj";
+constexpr std::string_view kMlpDownProj = "mlp.down_proj";
+constexpr std::array<std::string_view, 2> kComponents = {kAttnOProj, kMlpDownProj};
+
+constexpr std::string_view kDirectionScope = "direction_scope";
+constexpr std::string_view kDirectionIndex = "direction_index";
+constexpr std::string_view kScopeGlobal = "global";
+constexpr std::string_view kScopePerLayer = "per layer";
+
+constexpr std::string_view kMaxWeight = "max_weight";
+constexpr std::string_view kMaxWeightPosition = "max_weight_position";
+constexpr std::string_view kMinWeight = "min_weight";
+constexpr std::string_view kMinWeightDistance = "min_weight_distance";
+
+std::string param_name(std::string_view component, std::string_view field) {
+  return fmt::format("{}.{}", component, field);
+}
+
+// Heretic's parameters are all plain uniform floats: no log, no step.
+FloatDistribution uniform(double low, double high) {
+  FloatDistribution d;
+  d.low = low;
+  d.high = high;
+  return d;
+}
+
+// The value of `name` in `space`/`values`, or InputError.
+double value_of(const std::vector<ParamSpec>& space, const ParamValues& values, std::string_view name) {
+  for (size_t idx = 0; idx < space.size(); ++idx) {
+    if (space[idx].name == name) return values[idx];
+  }
+  throw InputError(fmt::format("search space: parameter \"{}\" is missing", name));
+}
+
+const ParamSpec& spec_of(const std::vector<ParamSpec>& space, std::string_view name) {
+  for (const ParamSpec& spec : space) {
+    if (spec.name == name) return spec;
+  }
+  throw InputError(fmt::format("search space: parameter \"{}\" is missing", name));
+}
+
+method::ComponentParams decode_component(const std::vector<ParamSpec>& space, const ParamValues& values,
+                                         std::string_view component) {
+  method::ComponentParams p;
+  p.max_weight = value_of(space, values, param_name(component, kMaxWeight));
+  p.max_weight_position = value_of(space, values, param_name(component, kMaxWeightPosition));
+  // Heretic samples min_weight as a fraction of max_weight (method spec §7.2).
+  p.min_weight = value_of(space, values, param_name(component, kMinWeight)) * p.max_weight;
+  p.min_weight_distance = value_of(space, values, param_name(component, kMinWeightDistance));
+  return p;
+}
+
+json component_json(const method::ComponentParams& p) {
+  return json{{std::string(kMaxWeight), p.max_weight},
+              {std::string(kMaxWeightPosition), p.max_weight_position},
+              {std::string(kMinWeight), p.min_weight},
+              {std::string(kMinWeightDistance), p.min_weight_distance}};
+}
+
+double number_at(const json& object, std::string_view key, const std::string& place) {
+  const std::string k(key);
+  ABL_CHECK(object.is_object() && object.contains(k), FormatError, "{}: key \"{}\" is missing", place, k);
+  ABL_CHECK(object.at(k).is_number(), FormatError, "{}.{}: expected a number, got {}", place, k,
+            object.at(k).dump());
+  return object.at(k).get<double>();
+}
+
+method::ComponentParams component_from_json(const json& parameters, std::string_view component) {
+  const std::string c(component);
+  ABL_CHECK(parameters.contains(c), FormatError, "user attr parameters: component \"{}\" is missing", c);
+  const json& p = parameters.at(c);
+  const std::string place = fmt::format("user attr parameters.{}", c);
+  return method::ComponentParams{.max_weight = number_at(p, kMaxWeight, place),
+                                 .max_weight_position = number_at(p, kMaxWeightPosition, place),
+                                 .min_weight = number_at(p, kMinWeight, place),
+                                 .min_weight_distance = number_at(p, kMinWeightDistance, place)};
+}
+
+}  // namespace
+
+std::vector<ParamSpec> heretic_search_space(int64_t n_layers) {
+  ABL_CHECK(n_layers >= 2, InputError, "search space: expected a model with at least 2 layers, got {}", n_layers);
+  const double last = static_cast<double>(n_layers - 1);
+
+  std::vector<ParamSpec> space;
+  space.push_back({std::string(kDirectionScope),
+                   CategoricalDistribution{{std::string(kScopeGlobal), std::string(kScopePerLayer)}}});
+  // Refusal directions separate best slightly past the middle (Heretic's comment).
+  space.push_back({std::string(kDirectionIndex), uniform(0.4 * last, 0.9 * last)});
+  for (std::string_view component : kComponents) {
+    space.push_back({param_name(component, kMaxWeight), uniform(0.8, 1.5)});
+    space.push_back({param_name(component, kMaxWeightPosition), uniform(0.6 * last, 1.0 * last)});
+    space.push_back({param_name(component, kMinWeight), uniform(0.0, 1.0)});
+    // v1.2.0 uses [1, 0.6·last], which is empty (low > high) for models with
+    // fewer than 3 layers; Heretic HEAD clamps the upper bound with max(…, 1),
+    // and we follow HEAD so tiny test models get a valid space (method spec §7.2).
+    space.push_back({param_name(component, kMinWeightDistance), uniform(1.0, std::max(0.6 * last, 1.0))});
+  }
+  return space;
+}
+
+method::AblationParams decode_params(const std::vector<ParamSpec>& space, const ParamValues& values) {
+  ABL_CHECK(space.size() == values.size(), InputError,
+            "search space: expected one value per parameter ({}), got {}", space.size(), values.size());
+  method::AblationParams params;
+
+  const ParamSpec& scope_spec = spec_of(space, kDirectionScope);
+  const auto* scope = std::get_if<CategoricalDistribution>(&scope_spec.distribution);
+  ABL_CHECK(scope != nullptr, InputError, "search space: \"{}\" must be categorical", kDirectionScope);
+  const double scope_value = value_of(space, values, kDirectionScope);
+  const auto choice_idx = static_cast<int64_t>(scope_value);
+  ABL_CHECK(scope_value >= 0 && choice_idx < static_cast<int64_t>(scope->choices.size()) &&
+                static_cast<double>(choice_idx) == scope_value,
+            InputError, "search space: \"{}\": expected a choice index below {}, got {}", kDirectionScope,
+            scope->choices.size(), scope_value);
+  const std::string& choice = scope->choices[static_cast<size_t>(choice_idx)];
+  ABL_CHECK(choice == kScopeGlobal || choice == kScopePerLayer, InputError,
+            "search space: \"{}\": expected \"{}\" or \"{}\", got \"{}\"", kDirectionScope, kScopeGlobal,
+            kScopePerLayer, choice);
+
+  // Heretic always samples direction_index (it keeps the call order fixed)
+  // and drops it for the "per layer" scope (method spec §4.4).
+  const double direction_index = value_of(space, values, kDirectionIndex);
+  if (choice == kScopeGlobal) params.direction_index = direction_index;
+
+  params.attn_o_proj = decode_component(space, values, kAttnOProj);
+  params.mlp_down_proj = decode_component(space, values, kMlpDownProj);
+  return params;
+}
+
+json ablation_user_attrs(const method::AblationParams& params) {
+  json attrs = json::object();
+  attrs[std::string(kDirectionIndex)] =
+      params.direction_index ? json(*params.direction_index) : json(nullptr);
+  attrs["parameters"] = json{{std::string(kAttnOProj), component_json(params.attn_o_proj)},
+                             {std::string(kMlpDownProj), component_json(params.mlp_down_proj)}};
+  return attrs;
+}
+
+method::AblationParams ablation_params_from_user_attrs(const json& user_attrs) {
+  const std::string index_key(kDirectionIndex);
+  ABL_CHECK(user_attrs.is_object() && user_attrs.contains(index_key), FormatError,
+            "user attrs: key \"{}\" is missing", index_key);
+  ABL_CHECK(user_attrs.contains("parameters") && user_attrs.at("parameters").is_object(), FormatError,
+            "user attrs: key \"parameters\" is missing or not an object");
+  method::AblationParams params;
+  const json& index = user_attrs.at(index_key);
+  ABL_CHECK(index.is_null() || index.is_number(), FormatError,
+            "user attr {}: expected a number or null, got {}", index_key, index.dump());
+  if (index.is_number()) params.direction_index = index.get<double>();
+  params.attn_o_proj = component_from_json(user_attrs.at("parameters"), kAttnOProj);
+  params.mlp_down_proj = component_from_json(user_attrs.at("parameters"), kMlpDownProj);
+  return params;
+}
+
+}  // namespace abliterate::study

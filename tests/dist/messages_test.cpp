@@ -1,0 +1,33 @@
+#include "abliterate/dist/messages.hpp"
+
+#include <gtest/gtest.h>
+
+#include "abliterate/common/error.hpp"
+#include "support/throws_with.hpp"
+
+namespace abliterate::dist {
+
+TEST(Messages, RoundTripKeepsMetaAndTensors) {
+  torch::manual_seed(3);
+  Message m{MessageType::residual_sums, {{"role", "good"}, {"count", 12}},
+            {torch::randn({5, 7}, torch::kFloat64), torch::randn({2, 3}), torch::arange(4)}};
+  const std::vector<uint8_t> bytes = encode_message(m);
+  const Message back = decode_message(bytes.data(), bytes.size());
+  EXPECT_EQ(back.type, MessageType::residual_sums);
+  EXPECT_EQ(back.meta, m.meta);
+  ASSERT_EQ(back.tensors.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(back.tensors[i].scalar_type(), m.tensors[i].scalar_type());
+    EXPECT_TRUE(torch::equal(back.tensors[i], m.tensors[i]));
+  }
+}
+
+TEST(Messages, TruncatedOrForeignBuffersAreRejected) {
+  Message m{MessageType::trial, {{"trial_id", 4}}, {torch::ones({3})}};
+  std::vector<uint8_t> bytes = encode_message(m);
+  ASSERT_THROWS_WITH(decode_message(bytes.data(), bytes.size() - 2), FormatError, "truncated");
+  bytes[0] ^= 0xff;
+  ASSERT_THROWS_WITH(decode_message(bytes.data(), bytes.size()), FormatError, "bad magic");
+}
+
+}  // namespace abliterate::dist

@@ -1,0 +1,141 @@
+#include "abliterate/study/search_space.hpp"
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "abliterate/common/error.hpp"
+#include "support/throws_with.hpp"
+
+namespace abliterate::study {
+namespace {
+
+const FloatDistribution& float_of(const ParamSpec& spec) { return std::get<FloatDistribution>(spec.distribution); }
+
+void expect_uniform(const ParamSpec& spec, double low, double high) {
+  const FloatDistribution& d = float_of(spec);
+  EXPECT_EQ(d.low, low) << spec.name;
+  EXPECT_EQ(d.high, high) << spec.name;
+  EXPECT_FALSE(d.log) << spec.name;
+  EXPECT_FALSE(d.step.has_value()) << spec.name;
+}
+
+}  // namespace
+
+// Gemma 3 270m: 18 layers, last = 17 (method spec §7.2).
+TEST(SearchSpace, HereticOrderAndRangesFor18Layers) {
+  const std::vector<ParamSpec> space = heretic_search_space(18);
+  const std::vector<std::string> names = {"direction_scope",
+                                          "direction_index",
+                                          "attn.o_proj.max_weight",
+                                          "attn.o_proj.max_weight_position",
+                                          "attn.o_proj.min_weight",
+                                          "attn.o_proj.min_weight_distance",
+                                          "mlp.down_proj.max_weight",
+                                          "mlp.down_proj.max_weight_position",
+                                          "mlp.down_proj.min_weight",
+                                          "mlp.down_proj.min_weight_distance"};
+  ASSERT_EQ(space.size(), names.size());
+  for (size_t idx = 0; idx < names.size(); ++idx) EXPECT_EQ(space[idx].name, names[idx]);
+
+  EXPECT_EQ(std::get<CategoricalDistribution>(space[0].distribution).choices,
+            (std::vector<std::string>{"global", "per layer"}));
+  expect_uniform(space[1], 0.4 * 17, 0.9 * 17);
+  for (size_t base : {2u, 6u}) {
+    expect_uniform(space[base + 0], 0.8, 1.5);
+    expect_uniform(space[base + 1], 0.6 * 17, 1.0 * 17);
+    expect_uniform(space[base + 2], 0.0, 1.0);
+    expect_uniform(space[base + 3], 1.0, 0.6 * 17);
+  }
+  EXPECT_NEAR(float_of(space[1]).low, 6.8, 1e-12);
+  EXPECT_NEAR(float_of(space[1]).high, 15.3, 1e-12);
+  EXPECT_NEAR(float_of(space[5]).high, 10.2, 1e-12);
+}
+
+TEST(SearchSpace, TinyModelsClampMinWeightDistance) {
+  const std::vector<ParamSpec> four = heretic_search_space(4);  // last = 3
+  expect_uniform(four[1], 0.4 * 3, 0.9 * 3);
+  expect_uniform(four[3], 0.6 * 3, 3.0);
+  expect_uniform(four[5], 1.0, 0.6 * 3);
+  // last = 1: 0.6·last < 1, so HEAD's max(…, 1) gives the single point [1, 1].
+  const std::vector<ParamSpec> two = heretic_search_space(2);
+  expect_uniform(two[5], 1.0, 1.0);
+  expect_uniform(two[9], 1.0, 1.0);
+  ASSERT_THROWS_WITH(heretic_search_space(1), InputError, "at least 2 layers, got 1");
+}
+
+TEST(SearchSpace, DecodesGlobalAndPerLayer) {
+  const std::vector<ParamSpec> space = heretic_search_space(18);
+  ParamValues values = {0, 10.5, 1.2, 14.0, 0.5, 3.0, 0.9, 12.0, 0.25, 5.0};
+  method::AblationParams p = decode_params(space, values);
+  ASSERT_TRUE(p.direction_index.has_value());
+  EXPECT_EQ(*p.direction_index, 10.5);
+  EXPECT_EQ(p.attn_o_proj.max_weight, 1.2);
+  EXPECT_EQ(p.attn_o_proj.max_weight_position, 14.0);
+  EXPECT_DOUBLE_EQ(p.attn_o_proj.min_weight, 0.6);  // 0.5 · 1.2: absolute
+  EXPECT_EQ(p.attn_o_proj.min_weight_distance, 3.0);
+  EXPECT_EQ(p.mlp_down_proj.max_weight, 0.9);
+  EXPECT_EQ(p.mlp_down_proj.max_weight_position, 12.0);
+  EXPECT_DOUBLE_EQ(p.mlp_down_proj.min_weight, 0.225);
+  EXPECT_EQ(p.mlp_down_proj.min_weight_distance, 5.0);
+
+  values[0] = 1;  // "per layer"
+  EXPECT_FALSE(decode_params(space, values).direction_index.has_value());
+}
+
+TEST(SearchSpace, DecodeFindsParamsByName) {
+  std::vector<ParamSpec> space = heretic_search_space(18);
+  ParamValues values = {0, 10.5, 1.2, 14.0, 0.5, 3.0, 0.9, 12.0, 0.25, 5.0};
+  const method::AblationParams expected = decode_params(space, values);
+  std::reverse(space.begin(), space.end());
+  std::reverse(values.begin(), values.end());
+  const method::AblationParams p = decode_params(space, values);
+  EXPECT_EQ(p.direction_index, expected.direction_index);
+  EXPECT_EQ(p.mlp_down_proj.min_weight, expected.mlp_down_proj.min_weight);
+}
+
+TEST(SearchSpace, DecodeRejectsMismatch) {
+  const std::vector<ParamSpec> space = heretic_search_space(18);
+  ASSERT_THROWS_WITH(decode_params(space, ParamValues{0, 1}), InputError, "expected one value per parameter (10), got 2");
+  std::vector<ParamSpec> partial(space.begin(), space.end() - 1);
+  ASSERT_THROWS_WITH(decode_params(partial, ParamValues{0, 10.5, 1.2, 14.0, 0.5, 3.0, 0.9, 12.0, 0.25}), InputError,
+                     "\"mlp.down_proj.min_weight_distance\" is missing");
+  ParamValues bad_scope = {2, 10.5, 1.2, 14.0, 0.5, 3.0, 0.9, 12.0, 0.25, 5.0};
+  ASSERT_THROWS_WITH(decode_params(space, bad_scope), InputError, "expected a choice index below 2, got 2");
+}
+
+TEST(SearchSpace, UserAttrsAreHereticsAndRoundTrip) {
+  const std::vector<ParamSpec> space = heretic_search_space(18);
+  const method::AblationParams p = decode_params(space, {0, 10.5, 1.2, 14.0, 0.5, 3.0, 0.9, 12.0, 0.25, 5.0});
+  const nlohmann::json attrs = ablation_user_attrs(p);
+  const nlohmann::json expected = nlohmann::json::parse(R"({
+    "direction_index": 10.5,
+    "parameters": {
+      "attn.o_proj": {"max_weight": 1.2, "max_weight_position": 14.0, "min_weight": 0.6, "min_weight_distance": 3.0},
+      "mlp.down_proj": {"max_weight": 0.9, "max_weight_position": 12.0, "min_weight": 0.225, "min_weight_distance": 5.0}
+    }})");
+  ASSERT_EQ(attrs.at("parameters").size(), 2u);
+  EXPECT_EQ(attrs.at("direction_index"), expected.at("direction_index"));
+  for (const char* c : {"attn.o_proj", "mlp.down_proj"}) {
+    for (const char* k : {"max_weight", "max_weight_position", "min_weight", "min_weight_distance"}) {
+      EXPECT_NEAR(attrs["parameters"][c][k].get<double>(), expected["parameters"][c][k].get<double>(), 1e-15)
+          << c << "." << k;
+    }
+  }
+  const method::AblationParams back = ablation_params_from_user_attrs(attrs);
+  EXPECT_EQ(back.direction_index, p.direction_index);
+  EXPECT_EQ(back.attn_o_proj.min_weight, p.attn_o_proj.min_weight);
+  EXPECT_EQ(back.mlp_down_proj.min_weight_distance, p.mlp_down_proj.min_weight_distance);
+
+  const method::AblationParams per_layer =
+      decode_params(space, {1, 10.5, 1.2, 14.0, 0.5, 3.0, 0.9, 12.0, 0.25, 5.0});
+  EXPECT_TRUE(ablation_user_attrs(per_layer).at("direction_index").is_null());
+  EXPECT_FALSE(ablation_params_from_user_attrs(ablation_user_attrs(per_layer)).direction_index.has_value());
+
+  nlohmann::json broken = attrs;
+  broken["parameters"]["mlp.down_proj"].erase("min_weight");
+  ASSERT_THROWS_WITH(ablation_params_from_user_attrs(broken), FormatError,
+                     "parameters.mlp.down_proj: key \"min_weight\" is missing");
+}
+
+}  // namespace abliterate::study
