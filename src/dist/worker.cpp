@@ -9,6 +9,7 @@
 #include "abliterate/evaluate/kl_divergence.hpp"
 #include "abliterate/method/ablation.hpp"
 #include "abliterate/method/residuals.hpp"
+#include "abliterate/model/cpu_threads.hpp"
 #include "abliterate/model/model.hpp"
 #include "abliterate/study/search_space.hpp"
 
@@ -33,12 +34,11 @@ torch::Device choose_device(const std::string& setting, const WorkerPlacement& p
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(placement.local_rank % n_devices));
 }
 
-// LibTorch defaults to one thread on this kind of machine (build-environment
-// report); split the node's cores between the worker ranks on it.
+// Splits the node's cores between the worker ranks on it: more intra-op
+// threads than cores make OpenMP spin-wait and run many times slower.
 void set_cpu_threads(const WorkerPlacement& placement) {
   const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
-  const int threads = std::max(1, static_cast<int>(hardware) / std::max(1, placement.local_workers));
-  torch::set_num_threads(threads);
+  model::configure_cpu_threads(std::max(1, static_cast<int>(hardware) / std::max(1, placement.local_workers)));
 }
 
 std::vector<std::string> render_prompts(const model::Model& model, const nlohmann::json& prompts,

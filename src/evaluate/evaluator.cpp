@@ -27,7 +27,7 @@ Evaluator::Evaluator(const model::Model& model, RefusalDetector detector, Evalua
 
 torch::Tensor Evaluator::first_token_logprobs(const std::vector<std::string>& rendered_prompts,
                                               const model::ProjectionHook* hook) const {
-  c10::InferenceMode guard;
+  torch::NoGradGuard no_grad;  // not InferenceMode: the baseline is an ordinary tensor callers may keep
   const size_t batch_size = static_cast<size_t>(options_.batch_size);
   std::vector<torch::Tensor> batches;
   for (size_t start = 0; start < rendered_prompts.size(); start += batch_size) {

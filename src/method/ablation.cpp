@@ -60,6 +60,7 @@ EditVectors edit_vectors(const torch::Tensor& weight, const torch::Tensor& v, do
 
 AblationHook::AblationHook(const model::Model& model, const torch::Tensor& directions, const AblationParams& params,
                            config::RowNormalization mode) {
+  // The edit vectors are only ever read (in apply), so they may be inference tensors.
   c10::InferenceMode guard;
   const model::ModelConfig& config = model.config();
   ABL_CHECK(directions.dim() == 2 && directions.size(0) == config.n_layers + 1 &&
@@ -115,7 +116,7 @@ torch::Tensor materialize(const torch::Tensor& weight, const torch::Tensor& v, d
   ABL_ASSERT(weight.dim() == 2 && v.dim() == 1 && v.size(0) == weight.size(0),
              "materialize: weight [d, in] and v [d] expected, got {} and {}", c10::str(weight.sizes()),
              c10::str(v.sizes()));
-  c10::InferenceMode guard;
+  torch::NoGradGuard no_grad;  // not InferenceMode: export may update the result in place
   const torch::Tensor w32 = weight.to(torch::kFloat32);                   // float32 [d, in], W
   const torch::Tensor v32 = v.to(w32.device(), torch::kFloat32);          // float32 [d]
   const auto project = [&](const torch::Tensor& matrix) {                // (I - w v vᵀ) matrix

@@ -21,7 +21,7 @@ torch::Tensor refusal_directions(const torch::Tensor& good_mean, const torch::Te
   ABL_ASSERT(good_mean.dim() == 2 && good_mean.sizes() == bad_mean.sizes(),
              "residual means must both be [L+1, d], got {} and {}", c10::str(good_mean.sizes()),
              c10::str(bad_mean.sizes()));
-  c10::InferenceMode guard;
+  torch::NoGradGuard no_grad;  // not InferenceMode: callers get ordinary tensors
   const torch::Tensor good = good_mean.to(torch::kFloat32);  // float32 [L+1, d]
   torch::Tensor directions = normalize_rows(bad_mean.to(torch::kFloat32) - good);  // float32 [L+1, d]
   if (orthogonalize) {
@@ -37,7 +37,7 @@ torch::Tensor refusal_directions(const torch::Tensor& good_mean, const torch::Te
 torch::Tensor layer_directions(const torch::Tensor& directions, std::optional<double> direction_index) {
   ABL_ASSERT(directions.dim() == 2 && directions.size(0) >= 2, "directions must be [L+1, d] with L >= 1, got {}",
              c10::str(directions.sizes()));
-  c10::InferenceMode guard;
+  torch::NoGradGuard no_grad;  // not InferenceMode: callers get ordinary tensors
   const int64_t n_layers = directions.size(0) - 1;
   // "per layer": layer l uses the direction measured at its own output, row l+1.
   if (!direction_index.has_value()) return directions.slice(0, 1).to(torch::kFloat32).contiguous();

@@ -11,7 +11,8 @@ torch::Tensor winsorize(const torch::Tensor& hidden, double quantile) {
   ABL_CHECK(quantile >= 0, InputError, "winsorization_quantile: expected a value in [0, 1], got {}", quantile);
   if (quantile >= 1) return hidden;
   ABL_ASSERT(hidden.dim() == 3, "winsorize expects [B, L+1, d], got {} dims", hidden.dim());
-  c10::InferenceMode guard;
+  // No InferenceMode here: the result is an ordinary tensor the caller may update in place.
+  torch::NoGradGuard no_grad;
   // Spelled out rather than torch::quantile, which refuses inputs of more
   // than 2^24 elements; the steps are torch.quantile's, including the rank
   // q*(d-1) computed in float32 as Heretic's Python float q becomes a float32
@@ -30,9 +31,11 @@ torch::Tensor winsorize(const torch::Tensor& hidden, double quantile) {
 
 void ResidualSums::add(const torch::Tensor& hidden) {
   ABL_ASSERT(hidden.dim() == 3, "residual batch must be [B, L+1, d], got {} dims", hidden.dim());
-  // Every op on sum_ runs under InferenceMode, so sum_ may be an inference
-  // tensor or not: in-place updates of either are allowed there.
-  c10::InferenceMode guard;
+  // InferenceMode is switched OFF, even inside a caller's: sum() is an
+  // ordinary tensor, which callers (the MPI reduction) may update in place in
+  // any mode (an inference tensor may not be, outside InferenceMode).
+  c10::InferenceMode guard(/*enabled=*/false);
+  torch::NoGradGuard no_grad;
   // Summed in float64 on the hidden states' device, then moved: one small
   // [L+1, d] copy per batch instead of the whole batch.
   torch::Tensor batch_sum = hidden.sum(0, /*keepdim=*/false, torch::kFloat64).to(torch::kCPU);  // float64 [L+1, d]
@@ -41,27 +44,28 @@ void ResidualSums::add(const torch::Tensor& hidden) {
   } else {
     ABL_ASSERT(sum_.sizes() == batch_sum.sizes(), "residual batch shape {} differs from the sums' {}",
                c10::str(batch_sum.sizes()), c10::str(sum_.sizes()));
-    sum_ += batch_sum;
+    sum_ = sum_ + batch_sum;  // out of place: sum_ may be an inference tensor given to the constructor
   }
   count_ += hidden.size(0);
 }
 
 void ResidualSums::merge(const ResidualSums& other) {
   if (other.count_ == 0) return;
-  c10::InferenceMode guard;
+  c10::InferenceMode guard(/*enabled=*/false);  // sum_ stays ordinary; see add()
+  torch::NoGradGuard no_grad;
   const torch::Tensor other_sum = other.sum_.to(torch::kCPU, torch::kFloat64);  // float64 [L+1, d]
   if (!sum_.defined()) {
     sum_ = other_sum.clone();
   } else {
     ABL_ASSERT(sum_.sizes() == other_sum.sizes(), "merged residual sums disagree in shape");
-    sum_ += other_sum;
+    sum_ = sum_ + other_sum;
   }
   count_ += other.count_;
 }
 
 torch::Tensor ResidualSums::mean() const {
   ABL_ASSERT(count_ > 0 && sum_.defined(), "mean of residual sums over no prompts");
-  c10::InferenceMode guard;
+  torch::NoGradGuard no_grad;
   return (sum_ / static_cast<double>(count_)).to(torch::kFloat32);
 }
 

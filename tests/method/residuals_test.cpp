@@ -91,6 +91,29 @@ TEST(ResidualSumsTest, Float64SumsKeepPrecisionFloat32Loses) {
   EXPECT_EQ(sums.sum().item<double>(), 16777217.0);
 }
 
+TEST(ResidualSumsTest, SumsAreOrdinaryTensorsEvenUnderInferenceMode) {
+  ResidualSums sums;
+  {
+    c10::InferenceMode guard;
+    sums.add(torch::ones({2, 1, 3}));
+  }
+  sums.add(torch::ones({1, 1, 3}));
+  EXPECT_FALSE(sums.sum().is_inference());
+  // So a caller (the MPI reduction) may update them in place outside InferenceMode.
+  torch::Tensor sum = sums.sum();
+  sum.add_(1.0);
+  EXPECT_TRUE(torch::equal(sums.sum(), torch::full({1, 3}, 4.0, torch::kFloat64)));
+}
+
+TEST(WinsorizeTest, ResultIsAnOrdinaryTensor) {
+  torch::Tensor hidden;
+  {
+    c10::InferenceMode guard;
+    hidden = torch::randn({1, 2, 8});  // as the model's hidden states may be
+  }
+  EXPECT_FALSE(winsorize(hidden, 0.5).is_inference());
+}
+
 TEST(ResidualSumsTest, MeanOfNothingIsInternalError) {
   ASSERT_THROWS_WITH(ResidualSums().mean(), InternalError, "no prompts");
 }

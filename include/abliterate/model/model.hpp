@@ -60,11 +60,15 @@ class Model {
   virtual PromptBatch tokenize(const std::vector<std::string>& rendered_prompts) const = 0;
 
   // One forward pass over the prompts. `hook` may be null (the base model).
+  // The returned tensors are ordinary (not inference-mode) tensors.
   virtual PrefillOutput prefill(const PromptBatch& batch, const ProjectionHook* hook, bool capture_hidden) const = 0;
 
   // Greedy generation of at most max_new_tokens per row; a row stops at a
   // stop token (not included in its output) or when `stop_early` says so; the
   // batch stops when every row has. Returns the new ids of each row.
+  // Stop tokens: eos_token_id of config.json and generation_config.json, plus
+  // any end-of-turn token the vocabulary has (<end_of_turn>, <|im_end|>, ...; spec §2).
+  // Ids past the tokenizer's vocabulary (embedding padding rows) are never chosen.
   virtual std::vector<std::vector<int64_t>> generate(const PromptBatch& batch, int64_t max_new_tokens,
                                                      const ProjectionHook* hook,
                                                      const RowStopFn& stop_early = nullptr) const = 0;
