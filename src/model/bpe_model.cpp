@@ -130,6 +130,36 @@ BpeModel BpeModel::from_json(const json& model, const std::string& file) {
   return bpe;
 }
 
+BpeModel BpeModel::from_tokens(const std::vector<std::string>& tokens, const std::vector<std::string>& merges,
+                               bool ignore_merges, const std::string& where) {
+  ABL_CHECK(static_cast<int64_t>(tokens.size()) <= kMaxTokenId, FormatError, "{}: {} tokens is too many", where,
+            tokens.size());
+  ABL_CHECK(merges.size() < static_cast<size_t>(INT32_MAX), FormatError, "{}: too many merges", where);
+  BpeModel bpe;
+  bpe.id_to_token_ = tokens;
+  bpe.has_id_.assign(tokens.size(), true);
+  bpe.vocab_.reserve(tokens.size());
+  for (size_t id = 0; id < tokens.size(); ++id) bpe.vocab_.insert_or_assign(tokens[id], static_cast<int64_t>(id));
+  bpe.merges_.reserve(merges.size());
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const std::string& merge = merges[rank];
+    // llama.cpp searches from index 1, so a left part may itself start with a space.
+    const size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string::npos;
+    ABL_CHECK(space != std::string::npos, FormatError, "{}: merges[{}]: expected \"left right\", got \"{}\"", where,
+              rank, merge);
+    const int64_t left_id = bpe.token_id(std::string_view(merge).substr(0, space));
+    const int64_t right_id = bpe.token_id(std::string_view(merge).substr(space + 1));
+    std::string merged = merge.substr(0, space) + merge.substr(space + 1);
+    const int64_t merged_id = bpe.token_id(merged);
+    if (left_id < 0 || right_id < 0 || merged_id < 0) continue;
+    // A repeated pair keeps its first rank (llama.cpp's bpe_ranks.emplace).
+    bpe.merges_.emplace(pair_key(left_id, right_id), MergeResult{static_cast<int32_t>(rank), merged_id});
+  }
+  bpe.byte_ids_.fill(-1);
+  bpe.ignore_merges_ = ignore_merges;
+  return bpe;
+}
+
 int64_t BpeModel::token_id(std::string_view token) const {
   const auto it = vocab_.find(std::string(token));
   return it == vocab_.end() ? -1 : it->second;

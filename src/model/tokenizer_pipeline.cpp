@@ -4,6 +4,7 @@
 #include "abliterate/model/tokenizer_pipeline.hpp"
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/model/byte_level.hpp"
 #include "abliterate/model/utf8.hpp"
 
 namespace abliterate::model {
@@ -23,8 +24,7 @@ std::string literal_pattern(const json& step, const std::string& file, const cha
   ABL_CHECK(step.contains("pattern") && step.at("pattern").is_object(), FormatError,
             "{}: {}: expected a 'pattern' object, got {}", file, stage, step.dump());
   const json& pattern = step.at("pattern");
-  ABL_CHECK(!pattern.contains("Regex"), FormatError,
-            "{}: {}: regex patterns are not supported yet (byte-level BPE tokenizers come in a later issue)", file,
+  ABL_CHECK(!pattern.contains("Regex"), FormatError, "{}: {}: regex patterns are not supported in this step", file,
             stage);
   ABL_CHECK(pattern.contains("String") && pattern.at("String").is_string(), FormatError,
             "{}: {}: expected pattern {{\"String\": ...}}, got {}", file, stage, pattern.dump());
@@ -133,9 +133,36 @@ std::string Normalizer::apply(std::string_view text) const {
 PreTokenizer PreTokenizer::from_json(const json& config, const std::string& file) {
   PreTokenizer pre_tokenizer;
   for_each_step(config, "pretokenizers", file, "pre_tokenizer", [&](const std::string& type, const json& step) {
+    // ByteLevel maps bytes to characters: a later step would split the mapped text, which no model we load does.
+    ABL_CHECK(!pre_tokenizer.byte_level_, FormatError,
+              "{}: pre_tokenizer: '{}' after ByteLevel is not supported (expected ByteLevel last)", file, type);
+    if (type == "Digits") {
+      const bool individual = step.contains("individual_digits") && step.at("individual_digits").is_boolean() &&
+                              step.at("individual_digits").get<bool>();
+      // tokenizers' Digits: Rust char::is_numeric (categories Nd, Nl, No = \p{N}), isolated.
+      pre_tokenizer.steps_.push_back(
+          Step{"", SplitBehavior::isolated,
+               std::make_shared<RegexSplitter>(individual ? R"(\p{N})" : R"(\p{N}+)", file + ": pre_tokenizer Digits")});
+      return;
+    }
+    if (type == "ByteLevel") {
+      ABL_CHECK(!(step.contains("add_prefix_space") && step.at("add_prefix_space").is_boolean() &&
+                  step.at("add_prefix_space").get<bool>()),
+                FormatError, "{}: pre_tokenizer ByteLevel: add_prefix_space=true is not supported (expected false)",
+                file);
+      const bool use_regex = !step.contains("use_regex") || !step.at("use_regex").is_boolean() ||
+                             step.at("use_regex").get<bool>();  // the library's default is true
+      if (use_regex) {
+        pre_tokenizer.steps_.push_back(Step{"", SplitBehavior::isolated,
+                                            std::make_shared<RegexSplitter>(std::string(kGpt2SplitRegex),
+                                                                            file + ": pre_tokenizer ByteLevel")});
+      }
+      pre_tokenizer.byte_level_ = true;
+      return;
+    }
     ABL_CHECK(type == "Split", FormatError,
-              "{}: pre_tokenizer type '{}' is not supported yet (supported: Split with a string pattern, Sequence)",
-              file, type);
+              "{}: pre_tokenizer type '{}' is not supported yet (supported: Split, Digits, ByteLevel, Sequence)", file,
+              type);
     ABL_CHECK(!step.contains("invert") || !step.at("invert").is_boolean() || !step.at("invert").get<bool>(),
               FormatError, "{}: pre_tokenizer Split: invert=true is not supported", file);
     const std::string behavior = string_field(step, "behavior", file, "pre_tokenizer Split");
@@ -147,13 +174,32 @@ PreTokenizer PreTokenizer::from_json(const json& config, const std::string& file
     else if (behavior == "Contiguous") kind = SplitBehavior::contiguous;
     else
       throw FormatError(fmt::format("{}: pre_tokenizer Split: unknown behavior '{}'", file, behavior));
-    pre_tokenizer.steps_.push_back(Step{literal_pattern(step, file, "pre_tokenizer Split"), kind});
+    if (step.contains("pattern") && step.at("pattern").is_object() && step.at("pattern").contains("Regex")) {
+      const json& regex = step.at("pattern").at("Regex");
+      ABL_CHECK(regex.is_string(), FormatError, "{}: pre_tokenizer Split: expected pattern {{\"Regex\": string}}, got {}",
+                file, step.at("pattern").dump());
+      pre_tokenizer.steps_.push_back(
+          Step{"", kind, std::make_shared<RegexSplitter>(regex.get<std::string>(), file + ": pre_tokenizer Split")});
+      return;
+    }
+    pre_tokenizer.steps_.push_back(Step{literal_pattern(step, file, "pre_tokenizer Split"), kind, nullptr});
   });
   return pre_tokenizer;
 }
 
+PreTokenizer PreTokenizer::from_regexes(const std::vector<std::string_view>& patterns, bool byte_level,
+                                        const std::string& where) {
+  PreTokenizer pre_tokenizer;
+  for (const std::string_view pattern : patterns) {
+    pre_tokenizer.steps_.push_back(
+        Step{"", SplitBehavior::isolated, std::make_shared<RegexSplitter>(std::string(pattern), where)});
+  }
+  pre_tokenizer.byte_level_ = byte_level;
+  return pre_tokenizer;
+}
+
 void PreTokenizer::split_step(const Step& step, std::string_view text, std::vector<std::string_view>& out) {
-  if (step.pattern.empty()) {
+  if (step.regex == nullptr && step.pattern.empty()) {
     out.push_back(text);
     return;
   }
@@ -164,12 +210,20 @@ void PreTokenizer::split_step(const Step& step, std::string_view text, std::vect
   };
   std::vector<Run> runs;
   size_t pos = 0;
-  while (pos <= text.size()) {
-    const size_t hit = text.find(step.pattern, pos);
-    if (hit == std::string_view::npos) break;
-    if (hit > pos) runs.push_back(Run{pos, hit, false});
-    runs.push_back(Run{hit, hit + step.pattern.size(), true});
-    pos = hit + step.pattern.size();
+  if (step.regex != nullptr) {
+    for (const auto& [begin, end] : step.regex->find_all(text)) {
+      if (begin > pos) runs.push_back(Run{pos, begin, false});
+      runs.push_back(Run{begin, end, true});
+      pos = end;
+    }
+  } else {
+    while (pos <= text.size()) {
+      const size_t hit = text.find(step.pattern, pos);
+      if (hit == std::string_view::npos) break;
+      if (hit > pos) runs.push_back(Run{pos, hit, false});
+      runs.push_back(Run{hit, hit + step.pattern.size(), true});
+      pos = hit + step.pattern.size();
+    }
   }
   if (pos < text.size()) runs.push_back(Run{pos, text.size(), false});
 
@@ -232,6 +286,8 @@ TokenDecoder TokenDecoder::from_json(const json& config, const std::string& file
       decoder.steps_.push_back(Step{Step::Kind::byte_fallback, "", ""});
     } else if (type == "Fuse") {
       decoder.steps_.push_back(Step{Step::Kind::fuse, "", ""});
+    } else if (type == "ByteLevel") {
+      decoder.steps_.push_back(Step{Step::Kind::byte_level, "", ""});
     } else if (type == "Strip") {
       Step strip{Step::Kind::strip, "", string_field(step, "content", file, "decoder Strip")};
       ABL_CHECK(step.contains("start") && step.at("start").is_number_unsigned() && step.contains("stop") &&
@@ -242,9 +298,15 @@ TokenDecoder TokenDecoder::from_json(const json& config, const std::string& file
       decoder.steps_.push_back(std::move(strip));
     } else {
       throw FormatError(fmt::format("{}: decoder type '{}' is not supported yet (supported: Replace, ByteFallback, "
-                                    "Fuse, Strip, Sequence)", file, type));
+                                    "Fuse, Strip, ByteLevel, Sequence)", file, type));
     }
   });
+  return decoder;
+}
+
+TokenDecoder TokenDecoder::byte_level() {
+  TokenDecoder decoder;
+  decoder.steps_.push_back(Step{Step::Kind::byte_level, "", ""});
   return decoder;
 }
 
@@ -278,6 +340,17 @@ std::string TokenDecoder::decode(std::vector<std::string> tokens) const {
         }
         flush();
         tokens = std::move(joined);
+        break;
+      }
+      case Step::Kind::byte_level: {
+        // tokenizers' ByteLevel::decode_chain: each token maps back to bytes, or
+        // keeps its own UTF-8 when a character is outside the map (added tokens);
+        // the joined bytes are decoded lossily into one string.
+        std::string bytes;
+        for (const auto& token : tokens) {
+          if (!byte_level_decode(token, bytes)) bytes += token;
+        }
+        tokens.assign(1, utf8_lossy(bytes));
         break;
       }
       case Step::Kind::fuse: {

@@ -37,4 +37,44 @@ bool is_valid_utf8(std::string_view bytes) {
   return true;
 }
 
+std::string utf8_lossy(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    const size_t length = utf8_char_length(bytes, pos);
+    const auto lead = static_cast<uint8_t>(bytes[pos]);
+    if (length > 1 || lead < 0x80) {
+      out.append(bytes, pos, length);
+      pos += length;
+      continue;
+    }
+    // An ill-formed sequence: swallow the longest prefix that could still have
+    // become a character (Unicode's "maximal subpart"), then emit one U+FFFD.
+    size_t expected = 0;
+    uint8_t second_low = 0x80;
+    uint8_t second_high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) expected = 2;
+    else if (lead >= 0xE0 && lead <= 0xEF) {
+      expected = 3;
+      if (lead == 0xE0) second_low = 0xA0;
+      if (lead == 0xED) second_high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      expected = 4;
+      if (lead == 0xF0) second_low = 0x90;
+      if (lead == 0xF4) second_high = 0x8F;
+    }
+    size_t consumed = 1;
+    for (size_t i = 1; i < expected && pos + i < bytes.size(); ++i) {
+      const auto next = static_cast<uint8_t>(bytes[pos + i]);
+      const bool ok = i == 1 ? (next >= second_low && next <= second_high) : (next & 0xC0) == 0x80;
+      if (!ok) break;
+      consumed = i + 1;
+    }
+    out.append(kUtf8ReplacementChar);
+    pos += consumed;
+  }
+  return out;
+}
+
 }  // namespace abliterate::model

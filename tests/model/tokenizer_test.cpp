@@ -157,10 +157,10 @@ TEST(TokenizerTest, MergeOfUnknownTokenNamesFileAndMerge) {
 TEST(TokenizerTest, UnsupportedPipelineStepIsNamed) {
   TempDir dir("tok_bad_step");
   json document = toy_tokenizer(json::array());
-  document["decoder"] = {{"type", "ByteLevel"}};
+  document["decoder"] = {{"type", "WordPiece"}};
   const auto path = dir.path() / "tokenizer.json";
   testing::write_bytes(path, document.dump());
-  ASSERT_THROWS_WITH(Tokenizer::from_tokenizer_json(path), FormatError, "decoder type 'ByteLevel' is not supported yet");
+  ASSERT_THROWS_WITH(Tokenizer::from_tokenizer_json(path), FormatError, "decoder type 'WordPiece' is not supported yet");
 }
 
 TEST(TokenizerTest, MissingFileIsIoError) {

@@ -15,8 +15,8 @@ namespace abliterate::config {
 // valid key), a wrong type or an out-of-range value.
 Job load_job(const std::filesystem::path& path);
 
-// The same from YAML text; `display_name` is used in messages and `base_dir`
-// for relative inputs.
+// The same from YAML text; `display_name` names the file in messages and
+// becomes the source_path that relative inputs resolve against.
 Job parse_job(const std::string& yaml_text, const std::filesystem::path& display_name);
 
 // The job's settings as JSON, as the store keeps them (study attribute

@@ -27,6 +27,15 @@ class BpeModel {
   // (a merge whose parts or result are not in the vocab, a duplicate id, ...).
   static BpeModel from_json(const nlohmann::json& model, const std::string& file);
 
+  // A byte-level vocabulary of a GGUF file (spec §6.3, `tokenizer.ggml.model`
+  // "gpt2"): token text by id (a repeated text keeps its last id, as llama.cpp's
+  // token_to_id does) and merges "left right" with rank = index. A merge whose
+  // parts or result are not tokens can never fire on ids and is skipped. No unk,
+  // no byte fallback: every byte character is a token. Throws FormatError naming
+  // `where` and the merge index for a merge without a space.
+  static BpeModel from_tokens(const std::vector<std::string>& tokens, const std::vector<std::string>& merges,
+                              bool ignore_merges, const std::string& where);
+
   // Appends the ids of `word` (already normalized and pre-tokenized) to `out`.
   // A character missing from the vocab becomes its <0xXX> byte tokens when
   // byte_fallback is on and they all exist, else unk (runs fused when fuse_unk),

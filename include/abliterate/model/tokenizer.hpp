@@ -1,4 +1,5 @@
-// Text <-> token ids, from an HF tokenizer.json (spec/model-runtime.md §6.2).
+// Text <-> token ids, from an HF tokenizer.json (spec/model-runtime.md §6.2,
+// §6.4) or from the vocabulary of a GGUF file (§6.3, §6.4).
 // Immutable after construction; safe to share between threads.
 #pragma once
 
@@ -10,6 +11,8 @@
 
 namespace abliterate::model {
 
+struct GgufVocab;
+
 // Whether special-token strings inside the text ("<start_of_turn>") become
 // their ids. Chat prompts are rendered with specials, so they parse them.
 enum class SpecialTokens { parse, as_text };
@@ -18,6 +21,13 @@ class Tokenizer {
  public:
   // Loads tokenizer.json. Throws FormatError naming the file and the problem.
   static Tokenizer from_tokenizer_json(const std::filesystem::path& path);
+
+  // Builds the tokenizer llama.cpp would from GGUF metadata: "llama" =
+  // SentencePiece BPE by scores with byte fallback; "gpt2" = byte-level BPE by
+  // merge rank, split regexes chosen by `vocab.pre`. Control tokens (type 3) are
+  // special; user-defined ones (type 4) are always matched atomically. Throws
+  // FormatError for an unknown model or pre, or arrays of mismatched sizes.
+  static Tokenizer from_gguf_vocab(const GgufVocab& vocab);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;

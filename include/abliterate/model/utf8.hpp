@@ -17,6 +17,11 @@ size_t utf8_char_length(std::string_view text, size_t pos);
 // Whether `bytes` is entirely well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool is_valid_utf8(std::string_view bytes);
 
+// `bytes` with every ill-formed run replaced by one U+FFFD per maximal
+// subpart, as Rust's String::from_utf8_lossy (the tokenizers library's
+// ByteLevel decoder) does: "\xE2\x82A" -> U+FFFD "A".
+std::string utf8_lossy(std::string_view bytes);
+
 // U+FFFD, what invalid byte-fallback runs decode to (one per byte, as HF's ByteFallback does).
 inline constexpr std::string_view kUtf8ReplacementChar = "\xEF\xBF\xBD";
 
