@@ -4,11 +4,6 @@
 // bytes left in the file before anything is allocated for it.
 #include "abliterate/model/gguf_reader.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -62,45 +57,7 @@ int64_t GgufTensorInfo::numel() const {
   return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
 }
 
-// A read-only private mapping of a whole file; unmapped on destruction.
-struct GgufReader::Mapping {
-  const uint8_t* data = nullptr;
-  uint64_t size_bytes = 0;
-
-  Mapping() = default;
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  ~Mapping() {
-    if (data != nullptr && size_bytes > 0) ::munmap(const_cast<uint8_t*>(data), size_bytes);
-  }
-
-  // Maps the whole of `path` read-only. Throws IoError.
-  static std::unique_ptr<Mapping> map(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    ABL_CHECK(fd >= 0, IoError, "{}: cannot open: {}", path.string(), std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      const int err = errno;
-      ::close(fd);
-      throw IoError(fmt::format("{}: cannot stat: {}", path.string(), std::strerror(err)));
-    }
-    auto mapping = std::make_unique<Mapping>();
-    mapping->size_bytes = static_cast<uint64_t>(st.st_size);
-    if (mapping->size_bytes == 0) {
-      ::close(fd);
-      return mapping;
-    }
-    void* ptr = ::mmap(nullptr, mapping->size_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int err = errno;
-    ::close(fd);
-    ABL_CHECK(ptr != MAP_FAILED, IoError, "{}: cannot map {} bytes: {}", path.string(), mapping->size_bytes,
-              std::strerror(err));
-    mapping->data = static_cast<const uint8_t*>(ptr);
-    return mapping;
-  }
-};
-
-GgufReader::GgufReader(std::filesystem::path path, std::unique_ptr<Mapping> mapping)
+GgufReader::GgufReader(std::filesystem::path path, std::unique_ptr<MappedFile> mapping)
     : path_(std::move(path)), mapping_(std::move(mapping)) {}
 GgufReader::GgufReader(GgufReader&&) noexcept = default;
 GgufReader& GgufReader::operator=(GgufReader&&) noexcept = default;
@@ -323,7 +280,7 @@ std::string describe_bytes(const uint8_t* data, size_t n_bytes) {
 }  // namespace
 
 GgufReader GgufReader::open(const std::filesystem::path& path) {
-  GgufReader reader(path, Mapping::map(path));
+  GgufReader reader(path, MappedFile::map(path));
   reader.parse();
   return reader;
 }

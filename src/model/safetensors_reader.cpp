@@ -3,11 +3,6 @@
 // count, offset and size before touching tensor bytes.
 #include "abliterate/model/safetensors_reader.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -51,23 +46,7 @@ torch::Dtype to_torch_dtype(SafetensorsDtype dtype) {
   return torch::kFloat32;
 }
 
-// A read-only private mapping of a whole file; unmapped on destruction.
-struct SafetensorsReader::Mapping {
-  const uint8_t* data = nullptr;
-  size_t size_bytes = 0;
-
-  // Maps the whole of `path` read-only. Throws IoError.
-  static std::unique_ptr<Mapping> map(const std::filesystem::path& path);
-
-  Mapping() = default;
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  ~Mapping() {
-    if (data != nullptr && size_bytes > 0) munmap(const_cast<uint8_t*>(data), size_bytes);
-  }
-};
-
-SafetensorsReader::SafetensorsReader(std::filesystem::path path, std::unique_ptr<Mapping> mapping)
+SafetensorsReader::SafetensorsReader(std::filesystem::path path, std::unique_ptr<MappedFile> mapping)
     : path_(std::move(path)), mapping_(std::move(mapping)) {}
 SafetensorsReader::SafetensorsReader(SafetensorsReader&&) noexcept = default;
 SafetensorsReader& SafetensorsReader::operator=(SafetensorsReader&&) noexcept = default;
@@ -78,30 +57,6 @@ namespace {
 using nlohmann::json;
 
 }  // namespace
-
-std::unique_ptr<SafetensorsReader::Mapping> SafetensorsReader::Mapping::map(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  ABL_CHECK(fd >= 0, IoError, "{}: cannot open: {}", path.string(), std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    throw IoError(fmt::format("{}: cannot stat: {}", path.string(), std::strerror(err)));
-  }
-  auto mapping = std::make_unique<Mapping>();
-  mapping->size_bytes = static_cast<size_t>(st.st_size);
-  if (mapping->size_bytes > 0) {
-    void* ptr = ::mmap(nullptr, mapping->size_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int err = errno;
-    ::close(fd);
-    ABL_CHECK(ptr != MAP_FAILED, IoError, "{}: cannot map {} bytes: {}", path.string(), mapping->size_bytes,
-              std::strerror(err));
-    mapping->data = static_cast<const uint8_t*>(ptr);
-  } else {
-    ::close(fd);
-  }
-  return mapping;
-}
 
 namespace {
 
@@ -163,7 +118,7 @@ SafetensorsTensorInfo parse_entry(const std::string& where, const std::string& n
 }  // namespace
 
 SafetensorsReader SafetensorsReader::open(const std::filesystem::path& path) {
-  SafetensorsReader reader(path, Mapping::map(path));
+  SafetensorsReader reader(path, MappedFile::map(path));
   const std::string file = path.string();
   const uint64_t file_size = reader.mapping_->size_bytes;
   const uint8_t* data = reader.mapping_->data;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "abliterate/model/ggml_types.hpp"
+#include "abliterate/model/mapped_file.hpp"
 
 namespace abliterate::model {
 
@@ -152,8 +153,7 @@ class GgufReader {
   torch::Tensor load_tensor(const std::string& name, torch::Dtype out = torch::kFloat32) const;
 
  private:
-  struct Mapping;
-  GgufReader(std::filesystem::path path, std::unique_ptr<Mapping> mapping);
+  GgufReader(std::filesystem::path path, std::unique_ptr<MappedFile> mapping);
 
   void parse();
   // The entry for `key` when present and of an accepted type; `expected`
@@ -163,7 +163,7 @@ class GgufReader {
   const GgufKeyInfo& required_key(const GgufKeyInfo* info, const std::string& key) const;
 
   std::filesystem::path path_;
-  std::unique_ptr<Mapping> mapping_;
+  std::unique_ptr<MappedFile> mapping_;
   uint32_t version_ = 0;
   uint64_t alignment_ = kGgufDefaultAlignment;
   uint64_t data_offset_ = 0;

@@ -16,6 +16,8 @@
 
 #include <torch/torch.h>
 
+#include "abliterate/model/mapped_file.hpp"
+
 namespace abliterate::model {
 
 // The element types the runtime reads. Other safetensors dtypes (I8, F64,
@@ -66,11 +68,10 @@ class SafetensorsReader {
   torch::Tensor read(const std::string& name) const;
 
  private:
-  struct Mapping;
-  SafetensorsReader(std::filesystem::path path, std::unique_ptr<Mapping> mapping);
+  SafetensorsReader(std::filesystem::path path, std::unique_ptr<MappedFile> mapping);
 
   std::filesystem::path path_;
-  std::unique_ptr<Mapping> mapping_;
+  std::unique_ptr<MappedFile> mapping_;
   uint64_t buffer_offset_ = 0;  // file offset of the byte buffer: 8 + header length
   std::vector<SafetensorsTensorInfo> tensors_;
   std::map<std::string, size_t> index_by_name_;
