@@ -322,11 +322,7 @@ std::vector<std::string> python_split_whitespace(std::string_view text) {
 
 std::vector<std::string> utf8_characters(std::string_view text) {
   std::vector<std::string> chars;
-  for (size_t pos = 0; pos < text.size();) {
-    const size_t n = utf8_char_length(text, pos);
-    chars.emplace_back(text.substr(pos, n));
-    pos += n;
-  }
+  for (std::string_view c : utf8_split(text)) chars.emplace_back(c);
   return chars;
 }
 

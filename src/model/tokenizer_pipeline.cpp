@@ -83,17 +83,6 @@ int byte_token_value(const std::string& token) {
   return value;
 }
 
-// Splits `text` into characters (UTF-8; invalid bytes are single characters).
-std::vector<std::string_view> characters(std::string_view text) {
-  std::vector<std::string_view> chars;
-  for (size_t pos = 0; pos < text.size();) {
-    const size_t length = utf8_char_length(text, pos);
-    chars.push_back(text.substr(pos, length));
-    pos += length;
-  }
-  return chars;
-}
-
 }  // namespace
 
 // --- Normalizer -------------------------------------------------------------
@@ -361,7 +350,7 @@ std::string TokenDecoder::decode(std::vector<std::string> tokens) const {
       }
       case Step::Kind::strip:
         for (auto& token : tokens) {
-          const auto chars = characters(token);
+          const auto chars = utf8_split(token);
           size_t start_cut = 0;
           for (size_t i = 0; i < std::min(step.strip_start, chars.size()) && chars[i] == step.content; ++i) {
             start_cut = i + 1;

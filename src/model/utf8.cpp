@@ -27,6 +27,16 @@ size_t utf8_char_length(std::string_view text, size_t pos) {
   return length;
 }
 
+std::vector<std::string_view> utf8_split(std::string_view text) {
+  std::vector<std::string_view> chars;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t length = utf8_char_length(text, pos);
+    chars.push_back(text.substr(pos, length));
+    pos += length;
+  }
+  return chars;
+}
+
 bool is_valid_utf8(std::string_view bytes) {
   size_t pos = 0;
   while (pos < bytes.size()) {

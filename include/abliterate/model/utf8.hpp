@@ -7,12 +7,17 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace abliterate::model {
 
 // Length in bytes of the character starting at text[pos]: 1-4 for a
 // well-formed sequence, 1 for an invalid byte. Precondition: pos < text.size().
 size_t utf8_char_length(std::string_view text, size_t pos);
+
+// `text` split into characters as utf8_char_length delimits them; the views
+// point into `text`.
+std::vector<std::string_view> utf8_split(std::string_view text);
 
 // Whether `bytes` is entirely well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool is_valid_utf8(std::string_view bytes);
