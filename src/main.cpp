@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   run->add_option("--n-trials", run_args.n_trials, "Complete trials to reach (raises a finished study's budget)");
   run->add_option("--store", run_args.store, "SQLite store, overriding the job's `store`");
   run->add_option("--cache", run_args.cache, "HDF5 cache, overriding the job's `cache`");
+  run->add_flag("--force", run_args.force,
+                "Resume a study even when the job's model, prompts or search space differ from its stored settings");
 
   cli::StatusArgs status_args;
   CLI::App* status = app.add_subcommand("status", "Print a store's trials, failures and Pareto front");
@@ -29,9 +31,29 @@ int main(int argc, char** argv) {
   validate->add_option("job", validate_path, "Job file")->required();
 
   cli::TinyModelArgs tiny_args;
-  CLI::App* tiny = app.add_subcommand("make-tiny-model", "Write a tiny random Gemma 3 model folder (for tests)");
+  CLI::App* tiny = app.add_subcommand("make-tiny-model", "Write a tiny random model folder of one family (for tests)");
   tiny->add_option("folder", tiny_args.folder, "Output folder")->required();
   tiny->add_option("--seed", tiny_args.seed, "Random seed");
+  tiny->add_option("--family", tiny_args.family, "Decoder family")
+      ->check(CLI::IsMember({"gemma3", "llama", "mistral", "qwen2", "qwen3"}));
+
+  cli::ConvertConfigArgs convert_args;
+  CLI::App* convert = app.add_subcommand("convert-config", "Translate a Heretic config.toml into a job file (stdout)");
+  convert->add_option("config", convert_args.toml_path, "Heretic's config.toml")->required();
+  convert->add_option("--model", convert_args.model, "Model folder or .gguf file (Heretic takes it from its command line)");
+
+  cli::EvaluateArgs evaluate_args;
+  CLI::App* evaluate =
+      app.add_subcommand("evaluate", "KL divergence and refusals of another model against the job's model");
+  evaluate->add_option("job", evaluate_args.job_path, "Job file")->required();
+  evaluate->add_option("--model", evaluate_args.model, "The model to measure (default: the job's evaluate_model)");
+
+  cli::ChatArgs chat_args;
+  CLI::App* chat = app.add_subcommand("chat", "Talk to a model: a streaming REPL (greedy decoding)");
+  chat->add_option("model", chat_args.model_path, "Model folder (HF) or .gguf file")->required();
+  chat->add_option("--max-new-tokens", chat_args.max_new_tokens, "Most tokens per reply")->capture_default_str();
+  chat->add_option("--system", chat_args.system_prompt, "System prompt (default: none)");
+  chat->add_option("--dtype", chat_args.dtype, "float32 or bfloat16")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -39,6 +61,9 @@ int main(int argc, char** argv) {
     if (status->parsed()) return cli::status_command(status_args);
     if (validate->parsed()) return cli::validate_command(validate_path);
     if (tiny->parsed()) return cli::tiny_model_command(tiny_args);
+    if (convert->parsed()) return cli::convert_config_command(convert_args);
+    if (evaluate->parsed()) return cli::evaluate_command(evaluate_args);
+    if (chat->parsed()) return cli::chat_command(chat_args);
   } catch (const Error& e) {
     fmt::print(stderr, "abliterate: {}\n", e.what());
     return 1;

@@ -33,7 +33,7 @@ int run_command(const RunArgs& args, int* argc, char*** argv) {
   if (args.n_trials) ABL_CHECK(*args.n_trials >= 1, InputError, "--n-trials: expected an integer >= 1, got {}", *args.n_trials);
   fmt::print("abliterate: study \"{}\" of {} ({} worker{})\n", job.study_name, job.model, pool->n_workers(),
              pool->n_workers() == 1 ? "" : "s");
-  dist::run_study(job, dist::RunOptions{.n_trials = args.n_trials}, *pool);
+  dist::run_study(job, dist::RunOptions{.n_trials = args.n_trials, .force = args.force}, *pool);
   return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -72,6 +73,8 @@ void read_prompt_set(const json& object, PromptSetSpec& spec) {
   if (const json* v = find(PromptSetKey::prefix)) spec.prefix = v->get<std::string>();
   if (const json* v = find(PromptSetKey::suffix)) spec.suffix = v->get<std::string>();
   if (const json* v = find(PromptSetKey::system_prompt)) spec.system_prompt = v->get<std::string>();
+  if (const json* v = find(PromptSetKey::residual_plot_label)) spec.residual_plot_label = v->get<std::string>();
+  if (const json* v = find(PromptSetKey::residual_plot_color)) spec.residual_plot_color = v->get<std::string>();
 }
 
 json prompt_set_to_json(const PromptSetSpec& spec) {
@@ -82,6 +85,8 @@ json prompt_set_to_json(const PromptSetSpec& spec) {
   out[key_name(PromptSetKey::prefix)] = spec.prefix;
   out[key_name(PromptSetKey::suffix)] = spec.suffix;
   if (spec.system_prompt) out[key_name(PromptSetKey::system_prompt)] = *spec.system_prompt;
+  if (spec.residual_plot_label) out[key_name(PromptSetKey::residual_plot_label)] = *spec.residual_plot_label;
+  if (spec.residual_plot_color) out[key_name(PromptSetKey::residual_plot_color)] = *spec.residual_plot_color;
   return out;
 }
 
@@ -92,6 +97,47 @@ Enum parse_checked(std::optional<Enum> parsed, JobKey key, const std::string& te
   ABL_ASSERT(parsed.has_value(), "{}: \"{}\" passed the schema but names no value", key_name(key), text);
   return *parsed;
 }
+
+// A value the schema allows to be null: nullopt for null.
+template <typename T>
+std::optional<T> optional_value(const json& value) {
+  if (value.is_null()) return std::nullopt;
+  return value.get<T>();
+}
+
+template <typename T>
+json optional_json(const std::optional<T>& value) {
+  return value ? json(*value) : json(nullptr);
+}
+
+// accelerate's max_memory: device -> limit ("20GB", or a byte count).
+std::map<std::string, std::string> read_max_memory(const json& object, const std::string& file) {
+  std::map<std::string, std::string> limits;
+  for (const auto& [device, limit] : object.items()) {
+    ABL_CHECK(limit.is_string() || limit.is_number_integer(), InputError,
+              "{}: {}.{}: expected a size such as \"20GB\" or a byte count, got {}", file,
+              key_name(JobKey::max_memory), device, limit.dump());
+    limits[device] = limit.is_string() ? limit.get<std::string>() : limit.dump();
+  }
+  return limits;
+}
+
+// Heretic's [[start, full], ...] pairs (method spec §3.4).
+std::vector<ChainOfThoughtSkip> read_chain_of_thought_skips(const json& pairs, const std::string& file) {
+  std::vector<ChainOfThoughtSkip> skips;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const json& pair = pairs[i];
+    ABL_CHECK(pair.size() == 2, InputError,
+              "{}: {}[{}]: expected a pair [start, full] such as [\"<think>\", \"<think></think>\"], got {} items",
+              file, key_name(JobKey::chain_of_thought_skips), i, pair.size());
+    skips.push_back({pair[0].get<std::string>(), pair[1].get<std::string>()});
+  }
+  return skips;
+}
+
+// The placements a worker understands (Heretic's device_map may also be a
+// per-module mapping, which has no meaning with one device per worker).
+constexpr const char* kDeviceNames[] = {"auto", "cpu", "cuda"};
 
 // The typed Job from a document that passed the schema: every type below is
 // guaranteed, every absent key keeps the struct's default.
@@ -111,10 +157,33 @@ Job typed_job(const json& document, const std::filesystem::path& source_path) {
     }
   }
   if (const json* v = find(JobKey::device)) job.device = v->get<std::string>();
+  if (const json* v = find(JobKey::device_map)) {
+    job.device_map = v->get<std::string>();
+    const std::string file = file_label(source_path);
+    ABL_CHECK(std::find(std::begin(kDeviceNames), std::end(kDeviceNames), job.device_map) != std::end(kDeviceNames),
+              InputError, "{}: {}: expected one of auto, cpu, cuda (one device per worker); got \"{}\"", file,
+              key_name(JobKey::device_map), job.device_map);
+    // Heretic's spelling stands for `device` when the job does not set that.
+    if (find(JobKey::device) == nullptr) job.device = job.device_map;
+  }
+  if (const json* v = find(JobKey::evaluate_model)) job.evaluate_model = optional_value<std::string>(*v);
+  if (const json* v = find(JobKey::quantization)) {
+    job.quantization =
+        parse_checked(parse_quantization(v->get<std::string>()), JobKey::quantization, v->get<std::string>());
+  }
+  if (const json* v = find(JobKey::max_memory); v != nullptr && !v->is_null()) {
+    job.max_memory = read_max_memory(*v, file_label(source_path));
+  }
+  if (const json* v = find(JobKey::trust_remote_code)) job.trust_remote_code = optional_value<bool>(*v);
 
   if (const json* v = find(JobKey::batch_size)) job.batch_size = v->get<int64_t>();
   if (const json* v = find(JobKey::max_batch_size)) job.max_batch_size = v->get<int64_t>();
   if (const json* v = find(JobKey::max_response_length)) job.max_response_length = v->get<int64_t>();
+  if (const json* v = find(JobKey::print_responses)) job.print_responses = v->get<bool>();
+  if (const json* v = find(JobKey::response_prefix)) job.response_prefix = optional_value<std::string>(*v);
+  if (const json* v = find(JobKey::chain_of_thought_skips)) {
+    job.chain_of_thought_skips = read_chain_of_thought_skips(*v, file_label(source_path));
+  }
 
   if (const json* v = find(JobKey::kl_divergence_scale)) job.kl_divergence_scale = v->get<double>();
   if (const json* v = find(JobKey::kl_divergence_target)) job.kl_divergence_target = v->get<double>();
@@ -130,11 +199,20 @@ Job typed_job(const json& document, const std::filesystem::path& source_path) {
   if (const json* v = find(JobKey::objectives)) {
     job.objectives = parse_checked(parse_objectives(v->get<std::string>()), JobKey::objectives, v->get<std::string>());
   }
+  if (const json* v = find(JobKey::print_residual_geometry)) job.print_residual_geometry = v->get<bool>();
+  if (const json* v = find(JobKey::plot_residuals)) job.plot_residuals = v->get<bool>();
+  if (const json* v = find(JobKey::residual_plot_path)) job.residual_plot_path = v->get<std::string>();
+  if (const json* v = find(JobKey::residual_plot_title)) job.residual_plot_title = v->get<std::string>();
+  if (const json* v = find(JobKey::residual_plot_style)) job.residual_plot_style = v->get<std::string>();
 
   if (const json* v = find(JobKey::n_trials)) job.n_trials = v->get<int64_t>();
   if (const json* v = find(JobKey::n_startup_trials)) job.n_startup_trials = v->get<int64_t>();
+  if (const json* v = find(JobKey::sampler)) {
+    job.sampler = parse_checked(parse_sampler_kind(v->get<std::string>()), JobKey::sampler, v->get<std::string>());
+  }
   if (const json* v = find(JobKey::study_name)) job.study_name = v->get<std::string>();
   if (const json* v = find(JobKey::seed)) job.seed = v->get<uint64_t>();
+  if (const json* v = find(JobKey::study_checkpoint_dir)) job.study_checkpoint_dir = v->get<std::string>();
 
   if (const json* v = find(JobKey::refusal_markers)) job.refusal_markers = v->get<std::vector<std::string>>();
   if (const json* v = find(JobKey::system_prompt)) job.system_prompt = v->get<std::string>();
@@ -186,10 +264,20 @@ json job_to_json(const Job& job) {
   for (DType d : job.dtypes) dtypes.push_back(to_string(d));
   out[key_name(JobKey::dtypes)] = std::move(dtypes);
   out[key_name(JobKey::device)] = job.device;
+  out[key_name(JobKey::device_map)] = job.device_map;
+  out[key_name(JobKey::evaluate_model)] = optional_json(job.evaluate_model);
+  out[key_name(JobKey::quantization)] = to_string(job.quantization);
+  out[key_name(JobKey::max_memory)] = optional_json(job.max_memory);
+  out[key_name(JobKey::trust_remote_code)] = optional_json(job.trust_remote_code);
 
   out[key_name(JobKey::batch_size)] = job.batch_size;
   out[key_name(JobKey::max_batch_size)] = job.max_batch_size;
   out[key_name(JobKey::max_response_length)] = job.max_response_length;
+  out[key_name(JobKey::print_responses)] = job.print_responses;
+  out[key_name(JobKey::response_prefix)] = optional_json(job.response_prefix);
+  json skips = json::array();
+  for (const ChainOfThoughtSkip& skip : job.chain_of_thought_skips) skips.push_back({skip.start, skip.full});
+  out[key_name(JobKey::chain_of_thought_skips)] = std::move(skips);
 
   out[key_name(JobKey::kl_divergence_scale)] = job.kl_divergence_scale;
   out[key_name(JobKey::kl_divergence_target)] = job.kl_divergence_target;
@@ -198,11 +286,18 @@ json job_to_json(const Job& job) {
   out[key_name(JobKey::full_normalization_lora_rank)] = job.full_normalization_lora_rank;
   out[key_name(JobKey::winsorization_quantile)] = job.winsorization_quantile;
   out[key_name(JobKey::objectives)] = to_string(job.objectives);
+  out[key_name(JobKey::print_residual_geometry)] = job.print_residual_geometry;
+  out[key_name(JobKey::plot_residuals)] = job.plot_residuals;
+  out[key_name(JobKey::residual_plot_path)] = job.residual_plot_path;
+  out[key_name(JobKey::residual_plot_title)] = job.residual_plot_title;
+  out[key_name(JobKey::residual_plot_style)] = job.residual_plot_style;
 
   out[key_name(JobKey::n_trials)] = job.n_trials;
   out[key_name(JobKey::n_startup_trials)] = job.n_startup_trials;
+  out[key_name(JobKey::sampler)] = to_string(job.sampler);
   out[key_name(JobKey::study_name)] = job.study_name;
   out[key_name(JobKey::seed)] = job.seed;
+  out[key_name(JobKey::study_checkpoint_dir)] = job.study_checkpoint_dir;
 
   out[key_name(JobKey::refusal_markers)] = job.refusal_markers;
   out[key_name(JobKey::system_prompt)] = job.system_prompt;

@@ -1,8 +1,13 @@
 #include "abliterate/dist/coordinator.hpp"
 
+#include <algorithm>
+#include <filesystem>
 #include <map>
+#include <optional>
+#include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "abliterate/common/error.hpp"
 #include "abliterate/config/job_loader.hpp"
@@ -12,36 +17,130 @@
 #include "abliterate/dist/trial_loop.hpp"
 #include "abliterate/study/objectives.hpp"
 #include "abliterate/study/pareto.hpp"
+#include "abliterate/study/resume_check.hpp"
 #include "abliterate/study/sqlite_store.hpp"
+#include "abliterate/study/store_run_lock.hpp"
 
 namespace abliterate::dist {
 namespace {
 
+// A dead run's RUNNING trials become FAIL with this reason (DESIGN.md §5).
+constexpr const char* kInterruptedReason = "interrupted";
+// Optuna's system attrs of a retried trial (RetryFailedTrialCallback).
+constexpr const char* kFailedTrialAttr = "failed_trial";
+constexpr const char* kRetryHistoryAttr = "retry_history";
+
 struct OpenedStudy {
   int64_t study_id = 0;
+  int64_t n_trials = 0;  // COMPLETE trials to reach in this run
   std::vector<study::ParamValues> requeued;
+  std::vector<nlohmann::json> requeued_system_attrs;
 };
 
+// Every interrupted trial whose parameters have not been run again yet, by
+// number, with Optuna's retry attrs for its re-run (spec §4.3). A retried
+// trial names the trial it retries as the last entry of `retry_history`, so a
+// run killed after failing a trial but before re-running it (during the
+// preparation) loses nothing: the next run finds the trial still unretried.
+void requeue_interrupted(const std::vector<study::Trial>& trials, const std::vector<study::ParamSpec>& space,
+                         OpenedStudy& opened) {
+  std::set<int64_t> retried;
+  for (const study::Trial& trial : trials) {
+    const auto history = trial.system_attrs.find(kRetryHistoryAttr);
+    if (history != trial.system_attrs.end() && history->is_array() && !history->empty() &&
+        history->back().is_number_integer()) {
+      retried.insert(history->back().get<int64_t>());
+    }
+  }
+  for (const study::Trial& trial : trials) {
+    if (trial.state != study::TrialState::FAIL || retried.contains(trial.number)) continue;
+    const auto reason = trial.user_attrs.find(std::string(study::kFailReasonAttr));
+    if (reason == trial.user_attrs.end() || *reason != kInterruptedReason) continue;
+    std::map<std::string, double> by_name(trial.params.begin(), trial.params.end());
+    study::ParamValues values;
+    for (const study::ParamSpec& spec : space) {
+      if (!by_name.count(spec.name)) break;
+      values.push_back(by_name[spec.name]);
+    }
+    if (values.size() != space.size()) continue;  // another space (--force): cannot be re-run as is
+    nlohmann::json history = trial.system_attrs.value(kRetryHistoryAttr, nlohmann::json::array());
+    if (!history.is_array()) history = nlohmann::json::array();
+    history.push_back(trial.number);
+    opened.requeued.push_back(std::move(values));
+    opened.requeued_system_attrs.push_back(
+        {{kFailedTrialAttr, trial.system_attrs.value(kFailedTrialAttr, nlohmann::json(trial.number))},
+         {kRetryHistoryAttr, std::move(history)}});
+  }
+}
+
+// Refuses to continue a study that is not ours, or whose trials were measured
+// on another model, other prompts or another search space (issue 5): mixing
+// them would make the front meaningless. Returns the stored budget (0 when
+// unknown). `--force` overrides a settings difference, never the directions.
+int64_t check_resumable(const config::Job& job, const RunOptions& options, const study::SqliteStore& store,
+                        int64_t study_id, const std::vector<study::ParamSpec>& space, const nlohmann::json& current) {
+  const std::string store_path = store.path().string();
+  const std::vector<study::Direction> directions = store.study_directions(study_id);
+  const std::vector<study::Direction> ours = {study::Direction::MINIMIZE, study::Direction::MINIMIZE};
+  if (directions != ours) {
+    std::vector<std::string> names;
+    for (study::Direction d : directions) names.emplace_back(study::to_string(d));
+    throw FormatError(fmt::format(
+        "{}: study \"{}\" has the directions [{}], not abliterate's two minimized objectives: it is not an "
+        "abliterate study and is left unchanged; set another study_name or store",
+        store_path, job.study_name, fmt::join(names, ", ")));
+  }
+  const nlohmann::json attrs = store.study_user_attrs(study_id);
+  const auto settings = attrs.find(study::kSettingsAttr);
+  if (settings == attrs.end() || !settings->is_object()) {
+    ABL_CHECK(options.force, InputError,
+              "{}: study \"{}\" has no stored `settings` (it was not started by `abliterate run`); run with --force "
+              "to adopt it with the settings of {}, or set another study_name or store",
+              store_path, job.study_name, job.source_path.string());
+    return 0;
+  }
+  std::vector<study::SettingsDifference> differences = study::settings_differences(*settings, current);
+  for (study::SettingsDifference& d : study::search_space_differences(store.study_distributions(study_id), space)) {
+    differences.push_back(std::move(d));
+  }
+  if (!differences.empty()) {
+    const std::string message =
+        study::format_resume_refusal(store_path, job.study_name, job.source_path.string(), differences);
+    ABL_CHECK(options.force, InputError, "{}", message);
+    fmt::print("Warning (--force): {}\n", message);
+  }
+  const auto stored_n_trials = settings->find("n_trials");
+  return stored_n_trials != settings->end() && stored_n_trials->is_number_integer() ? stored_n_trials->get<int64_t>()
+                                                                                      : 0;
+}
+
 // Creates the study, or resumes it: RUNNING trials of a dead run become FAIL
-// (interrupted) and their parameters are run again first (DESIGN.md §5).
-OpenedStudy open_study(const config::Job& job, study::SqliteStore& store, const std::vector<study::ParamSpec>& space) {
+// (interrupted) and their parameters are run again first (DESIGN.md §5). The
+// settings attr is (re)written with this run's budget, as Heretic's "run
+// additional trials" does.
+OpenedStudy open_study(const config::Job& job, const RunOptions& options, study::SqliteStore& store,
+                       const std::vector<study::ParamSpec>& space) {
   OpenedStudy opened;
+  nlohmann::json settings = config::job_to_json(job);
   if (auto existing = store.find_study(job.study_name)) {
     opened.study_id = *existing;
+    const int64_t stored_n_trials = check_resumable(job, options, store, opened.study_id, space, settings);
+    // Without --n-trials a resumed run keeps a budget an earlier --n-trials raised.
+    opened.n_trials = options.n_trials.value_or(std::max(job.n_trials, stored_n_trials));
     fmt::print("Resuming existing study \"{}\" in {}.\n", job.study_name, store.path().string());
-    for (const study::Trial& trial : store.fail_running_trials(opened.study_id, "interrupted")) {
-      std::map<std::string, double> by_name(trial.params.begin(), trial.params.end());
-      study::ParamValues values;
-      for (const study::ParamSpec& spec : space) {
-        if (!by_name.count(spec.name)) break;
-        values.push_back(by_name[spec.name]);
-      }
-      if (values.size() == space.size()) opened.requeued.push_back(std::move(values));
-    }
+    store.fail_running_trials(opened.study_id, kInterruptedReason);
+    requeue_interrupted(store.load_trials(opened.study_id), space, opened);
     if (!opened.requeued.empty()) fmt::print("* {} interrupted trial(s) will run again first\n", opened.requeued.size());
+    settings["n_trials"] = opened.n_trials;
+    store.set_study_user_attr(opened.study_id, study::kSettingsAttr, settings);
+    const int64_t n_complete = store.count_trials(opened.study_id, study::TrialState::COMPLETE);
+    store.set_study_user_attr(opened.study_id, study::kFinishedAttr, n_complete >= opened.n_trials);
+    fmt::print("* {} of {} trials complete\n", n_complete, opened.n_trials);
     return opened;
   }
-  nlohmann::json attrs = {{"settings", config::job_to_json(job)}, {"finished", false}};
+  opened.n_trials = options.n_trials.value_or(job.n_trials);
+  settings["n_trials"] = opened.n_trials;
+  nlohmann::json attrs = {{study::kSettingsAttr, settings}, {study::kFinishedAttr, false}};
   opened.study_id = store.create_study(job.study_name, {study::Direction::MINIMIZE, study::Direction::MINIMIZE}, attrs);
   const auto names = study::objective_names(job.objectives);
   store.set_study_system_attr(opened.study_id, "study:metric_names", nlohmann::json::array({names[0], names[1]}));
@@ -54,6 +153,10 @@ void run_study(const config::Job& job, const RunOptions& options, WorkerPool& po
   // Everything that can be wrong with the input is found before the store is
   // created: prompt sets, the model path, the model itself (on the workers).
   const StudyInputs inputs = load_study_inputs(job);
+  // One run per store (StoreRunLock): a second run is refused before it loads
+  // the model. A store that does not exist yet is locked once created.
+  std::optional<study::StoreRunLock> run_lock;
+  if (std::filesystem::exists(job.store)) run_lock.emplace(job.store);
   fmt::print("Loaded prompts: {} good, {} bad (directions); {} good, {} bad (evaluation)\n", inputs.good.size(),
              inputs.bad.size(), inputs.good_evaluation.size(), inputs.bad_evaluation.size());
 
@@ -69,8 +172,11 @@ void run_study(const config::Job& job, const RunOptions& options, WorkerPool& po
   const std::vector<study::ParamSpec> space = study::heretic_search_space(n_layers);
 
   std::unique_ptr<study::SqliteStore> store = study::SqliteStore::open(job.store);
-  OpenedStudy opened = open_study(job, *store, space);
-  const int64_t n_trials = options.n_trials.value_or(job.n_trials);
+  // A store this run created. The lock outlives the store (declared first),
+  // as StoreRunLock requires.
+  if (!run_lock) run_lock.emplace(job.store);
+  OpenedStudy opened = open_study(job, options, *store, space);
+  const int64_t n_trials = opened.n_trials;
 
   PreparationResult prepared = prepare_study(job, inputs, pool);
   send_trial_context(job, inputs, prepared.preparation, pool);
@@ -82,7 +188,8 @@ void run_study(const config::Job& job, const RunOptions& options, WorkerPool& po
                                  .refusals_baseline = prepared.preparation.refusals_baseline,
                                  .n_bad_evaluation_prompts = prepared.preparation.n_bad_evaluation_prompts,
                                  .n_trials = n_trials,
-                                 .requeued = std::move(opened.requeued)},
+                                 .requeued = std::move(opened.requeued),
+                                 .requeued_system_attrs = std::move(opened.requeued_system_attrs)},
                  pool);
 
   const std::vector<study::Trial> trials = store->load_trials(opened.study_id);

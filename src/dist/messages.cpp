@@ -87,12 +87,14 @@ const char* to_string(MessageType type) {
     case MessageType::context: return "context";
     case MessageType::trial: return "trial";
     case MessageType::stop: return "stop";
+    case MessageType::responses: return "responses";
     case MessageType::ready: return "ready";
     case MessageType::residual_sums: return "residual_sums";
     case MessageType::logprobs_result: return "logprobs_result";
     case MessageType::refusal_count: return "refusal_count";
     case MessageType::trial_result: return "trial_result";
     case MessageType::failure: return "failure";
+    case MessageType::responses_result: return "responses_result";
   }
   return "unknown";
 }

@@ -9,6 +9,7 @@
 #include "abliterate/dist/task_runner.hpp"
 #include "abliterate/method/directions.hpp"
 #include "abliterate/method/residuals.hpp"
+#include "abliterate/method/response_prefix.hpp"
 
 namespace abliterate::dist {
 namespace {
@@ -42,6 +43,33 @@ method::ResidualSums reduce_sums(const std::vector<Message>& replies) {
   return total;
 }
 
+// The job's response_prefix, or the one detected on the base model's
+// responses to good[:100] + bad[:100] (method spec §3.4).
+std::string response_prefix(const config::Job& job, const StudyInputs& inputs, WorkerPool& pool) {
+  if (job.response_prefix) return *job.response_prefix;
+  fmt::print("Checking for common response prefix...\n");
+  const auto start = Clock::now();
+  const std::vector<data::Prompt> probe_prompts = prefix_detection_prompts(inputs);
+  const auto n_workers = static_cast<size_t>(pool.n_workers());
+  const method::PrefixProbe probe = [&](const std::string& prefix) {
+    std::vector<std::string> texts;
+    for (const Message& reply : run_tasks(pool,
+                                          shard_tasks(MessageType::responses, probe_prompts, n_workers,
+                                                      {{"response_prefix", prefix}}),
+                                          MessageType::responses_result)) {
+      for (const auto& text : reply.meta.at("texts")) texts.push_back(text.get<std::string>());
+    }
+    return texts;
+  };
+  const std::string prefix = method::detect_response_prefix(probe, job.chain_of_thought_skips);
+  if (prefix.empty()) {
+    fmt::print("* None found ({})\n", format_duration(seconds_since(start)));
+  } else {
+    fmt::print("* Prefix found: {} ({})\n", method::python_repr(prefix), format_duration(seconds_since(start)));
+  }
+  return prefix;
+}
+
 }  // namespace
 
 PreparationResult prepare_study(const config::Job& job, const StudyInputs& inputs, WorkerPool& pool) {
@@ -53,11 +81,14 @@ PreparationResult prepare_study(const config::Job& job, const StudyInputs& input
   }
   const auto n_workers = static_cast<size_t>(pool.n_workers());
   cache::Preparation prep;
+  // Appended to every later prompt: baselines, residuals and trials (method spec §3.4 step 5).
+  prep.response_prefix = response_prefix(job, inputs, pool);
+  const nlohmann::json with_prefix = {{"response_prefix", prep.response_prefix}};
 
   fmt::print("* Obtaining first-token probability distributions...\n");
   auto start = Clock::now();
   std::vector<Message> logprob_replies =
-      run_tasks(pool, shard_tasks(MessageType::logprobs, inputs.good_evaluation, n_workers, {}),
+      run_tasks(pool, shard_tasks(MessageType::logprobs, inputs.good_evaluation, n_workers, with_prefix),
                 MessageType::logprobs_result);
   std::vector<torch::Tensor> parts;
   for (const Message& reply : logprob_replies) parts.push_back(reply.tensors.at(0));
@@ -66,7 +97,7 @@ PreparationResult prepare_study(const config::Job& job, const StudyInputs& input
 
   fmt::print("* Counting model refusals...\n");
   start = Clock::now();
-  for (const Message& reply : run_tasks(pool, shard_tasks(MessageType::refusals, inputs.bad_evaluation, n_workers, {}),
+  for (const Message& reply : run_tasks(pool, shard_tasks(MessageType::refusals, inputs.bad_evaluation, n_workers, with_prefix),
                                         MessageType::refusal_count)) {
     prep.refusals_baseline += reply.meta.at("refusals").get<int64_t>();
   }
@@ -78,9 +109,11 @@ PreparationResult prepare_study(const config::Job& job, const StudyInputs& input
   start = Clock::now();
   fmt::print("* Obtaining residuals for good prompts...\n");
   fmt::print("* Obtaining residuals for bad prompts...\n");
-  std::vector<Message> tasks = shard_tasks(MessageType::residuals, inputs.good, n_workers, {{"role", "good"}});
+  std::vector<Message> tasks = shard_tasks(MessageType::residuals, inputs.good, n_workers,
+                                            {{"role", "good"}, {"response_prefix", prep.response_prefix}});
   const size_t n_good_tasks = tasks.size();
-  for (Message& task : shard_tasks(MessageType::residuals, inputs.bad, n_workers, {{"role", "bad"}})) {
+  for (Message& task : shard_tasks(MessageType::residuals, inputs.bad, n_workers,
+                                         {{"role", "bad"}, {"response_prefix", prep.response_prefix}})) {
     tasks.push_back(std::move(task));
   }
   std::vector<Message> replies = run_tasks(pool, tasks, MessageType::residual_sums);

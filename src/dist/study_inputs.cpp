@@ -1,5 +1,6 @@
 #include "abliterate/dist/study_inputs.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "abliterate/cache/residual_cache.hpp"
@@ -17,6 +18,16 @@ StudyInputs load_study_inputs(const config::Job& job) {
   inputs.good_evaluation = data::load_prompt_set(job, job.good_evaluation_prompts, "good_evaluation_prompts");
   inputs.bad_evaluation = data::load_prompt_set(job, job.bad_evaluation_prompts, "bad_evaluation_prompts");
   return inputs;
+}
+
+std::vector<data::Prompt> prefix_detection_prompts(const StudyInputs& inputs) {
+  constexpr size_t kPromptsPerSet = 100;  // Heretic's good_prompts[:100] + bad_prompts[:100]
+  std::vector<data::Prompt> prompts;
+  for (const std::vector<data::Prompt>* set : {&inputs.good, &inputs.bad}) {
+    const size_t n = std::min(set->size(), kPromptsPerSet);
+    prompts.insert(prompts.end(), set->begin(), set->begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  return prompts;
 }
 
 nlohmann::json prompts_to_json(const std::vector<data::Prompt>& prompts, size_t begin, size_t end) {
@@ -48,6 +59,11 @@ std::string preparation_fingerprint(const config::Job& job, const StudyInputs& i
   fp.add(fmt::format("winsor:{:.17g} orth:{} maxlen:{}", job.winsorization_quantile, job.orthogonalize_direction,
                      job.max_response_length));
   for (const std::string& marker : job.refusal_markers) fp.add(marker).add("\x1f");
+  // The response prefix, given or detected, shapes every prompt (method spec §3.4).
+  fp.add(job.response_prefix ? "prefix:" + *job.response_prefix + "\x1e" : std::string("prefix:auto\x1e"));
+  for (const config::ChainOfThoughtSkip& skip : job.chain_of_thought_skips) {
+    fp.add(skip.start).add("\x1f").add(skip.full).add("\x1e");
+  }
   return fp.hex();
 }
 

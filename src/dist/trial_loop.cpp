@@ -12,11 +12,19 @@
 #include "abliterate/dist/shutdown.hpp"
 #include "abliterate/study/objectives.hpp"
 #include "abliterate/study/random_sampler.hpp"
+#include "abliterate/study/tpe_history.hpp"
+#include "abliterate/study/tpe_sampler.hpp"
 
 namespace abliterate::dist {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Study system attr holding the sampler's seed: written by the first run,
+// reused by every resumed one.
+constexpr const char* kSamplerSeedAttr = "abliterate:sampler_seed";
+// Heretic's TPESampler(n_ei_candidates=128, multivariate=True) (method spec §7.1).
+constexpr int64_t kHereticEiCandidates = 128;
 
 // Heretic's "* Parameters:" block (method spec §7.3), values .2f.
 void print_parameters(const method::AblationParams& params) {
@@ -37,13 +45,16 @@ void print_parameters(const method::AblationParams& params) {
 class TrialLoop {
  public:
   TrialLoop(const TrialLoopInputs& in, WorkerPool& pool)
-      : in_(in), pool_(pool), sampler_(static_cast<uint32_t>(in.job.seed)), requeued_(in.requeued.begin(), in.requeued.end()) {
+      : in_(in), pool_(pool), requeued_(in.requeued.begin(), in.requeued.end()),
+        requeued_system_attrs_(in.requeued_system_attrs.begin(), in.requeued_system_attrs.end()) {
+    ABL_ASSERT(requeued_.size() == requeued_system_attrs_.size(), "{} requeued trials but {} system attr sets",
+               requeued_.size(), requeued_system_attrs_.size());
     for (const study::ParamSpec& spec : in_.space) distributions_.emplace_back(spec.name, spec.distribution);
     // The sampler keeps no state in the store (spec/optuna-compat.md §2): on
-    // resume, replay its stream past the trials already drawn so a resumed
+    // resume, advance its streams past the trials already drawn so a resumed
     // study does not repeat the first run's samples.
     const std::vector<study::Trial> trials = in_.store.load_trials(in_.study_id);
-    for (size_t i = 0; i < trials.size(); ++i) sampler_.sample(in_.space);
+    init_sampler(trials.size());
     for (const study::Trial& t : trials) n_complete_ += t.state == study::TrialState::COMPLETE ? 1 : 0;
     n_complete_at_start_ = n_complete_;
   }
@@ -82,16 +93,63 @@ class TrialLoop {
   }
 
  private:
+  // The seed stored with the study, or the job's, stored now (first run).
+  uint32_t study_seed() {
+    const nlohmann::json attrs = in_.store.study_system_attrs(in_.study_id);
+    if (attrs.contains(kSamplerSeedAttr) && attrs.at(kSamplerSeedAttr).is_number_integer()) {
+      const auto stored = attrs.at(kSamplerSeedAttr).get<int64_t>();
+      ABL_CHECK(stored >= 0 && stored <= int64_t{UINT32_MAX}, FormatError,
+                "{}: study system attr {} = {} is not a 32-bit seed", in_.store.path().string(), kSamplerSeedAttr, stored);
+      if (static_cast<uint64_t>(stored) != in_.job.seed) {
+        fmt::print("Resuming with the study's sampler seed {} (the job says {}).\n", stored, in_.job.seed);
+      }
+      return static_cast<uint32_t>(stored);
+    }
+    in_.store.set_study_system_attr(in_.study_id, kSamplerSeedAttr, in_.job.seed);
+    return static_cast<uint32_t>(in_.job.seed);
+  }
+
+  // TPE as Heretic configures it (method spec §7.1) with Optuna 5.0's
+  // semantics; the constant liar only matters when trials overlap.
+  void init_sampler(size_t n_existing_trials) {
+    const uint32_t seed = study_seed();
+    if (in_.job.sampler == config::SamplerKind::random) {
+      random_sampler_.emplace(seed);
+      for (size_t i = 0; i < n_existing_trials; ++i) random_sampler_->sample(in_.space);
+      return;
+    }
+    study::TpeOptions options;
+    options.n_startup_trials = in_.job.n_startup_trials;
+    options.n_ei_candidates = kHereticEiCandidates;
+    options.multivariate = true;
+    options.constant_liar = pool_.n_workers() > 1;
+    tpe_sampler_.emplace(options, seed);
+    tpe_sampler_->skip_trials(in_.space, static_cast<int64_t>(n_existing_trials));
+    directions_ = in_.store.study_directions(in_.study_id);
+  }
+
+  // The next trial's parameters; TPE reads the COMPLETE and RUNNING trials
+  // from the store (the new trial is not written yet).
+  study::ParamValues propose() {
+    if (random_sampler_) return random_sampler_->sample(in_.space);
+    const std::vector<study::TpeTrial> history =
+        study::tpe_history(in_.store.load_trials(in_.study_id), in_.space, {});
+    return tpe_sampler_->sample(in_.space, history, directions_, /*trial_number=*/-1);
+  }
+
   // Sends a new trial to an idle worker; false when none is needed.
   bool dispatch(int worker_idx) {
     if (shutdown_requested()) return false;
     if (n_complete_ + static_cast<int64_t>(in_flight_.size()) >= in_.n_trials) return false;
     study::ParamValues values;
+    nlohmann::json system_attrs = nlohmann::json::object();
     if (!requeued_.empty()) {
       values = std::move(requeued_.front());
       requeued_.pop_front();
+      system_attrs = std::move(requeued_system_attrs_.front());
+      requeued_system_attrs_.pop_front();
     } else {
-      values = sampler_.sample(in_.space);
+      values = propose();
     }
     const method::AblationParams params = study::decode_params(in_.space, values);
     nlohmann::json attrs = study::ablation_user_attrs(params);
@@ -99,7 +157,7 @@ class TrialLoop {
     attrs["index"] = index;
     // Written RUNNING before it is sent: a crash from here on leaves a trace
     // that the next run turns into FAIL (interrupted) and re-enqueues.
-    study::Trial trial = in_.store.create_running_trial(in_.study_id, distributions_, values, attrs);
+    study::Trial trial = in_.store.create_running_trial(in_.study_id, distributions_, values, attrs, system_attrs);
     fmt::print("\nRunning trial {} of {} (store number {}, {})...\n", index, in_.n_trials, trial.number,
                pool_.worker_name(worker_idx));
     print_parameters(params);
@@ -136,8 +194,11 @@ class TrialLoop {
 
   const TrialLoopInputs& in_;
   WorkerPool& pool_;
-  study::RandomSampler sampler_;
+  std::optional<study::RandomSampler> random_sampler_;  // job sampler: random
+  std::optional<study::TpeSampler> tpe_sampler_;        // job sampler: tpe
+  std::vector<study::Direction> directions_;
   std::deque<study::ParamValues> requeued_;
+  std::deque<nlohmann::json> requeued_system_attrs_;
   std::vector<std::pair<std::string, study::Distribution>> distributions_;
   std::map<int, study::Trial> in_flight_;  // by worker index
   int64_t n_complete_ = 0;

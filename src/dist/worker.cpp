@@ -1,5 +1,6 @@
 #include "abliterate/dist/worker.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -70,6 +71,7 @@ std::optional<Message> Worker::handle(const Message& task) {
       case MessageType::residuals: return on_residuals(task);
       case MessageType::logprobs: return on_logprobs(task);
       case MessageType::refusals: return on_refusals(task);
+      case MessageType::responses: return on_responses(task);
       case MessageType::context: return on_context(task);
       case MessageType::trial: return on_trial(task);
       case MessageType::stop: return std::nullopt;
@@ -85,6 +87,9 @@ std::optional<Message> Worker::handle(const Message& task) {
 Message Worker::on_setup(const Message& task) {
   job_ = std::make_unique<config::Job>(
       config::job_from_json(task.meta.at("job"), task.meta.at("job_path").get<std::string>()));
+  ABL_CHECK(job_->quantization == config::Quantization::none, InputError,
+            "quantization: \"{}\" is not supported; load a quantized GGUF file instead (quantization: none)",
+            config::to_string(job_->quantization));
   set_cpu_threads(placement_);
   const torch::Device device = choose_device(job_->device, placement_);
   std::string errors;
@@ -141,10 +146,32 @@ Message Worker::on_refusals(const Message& task) {
   ABL_ASSERT(evaluator_ != nullptr, "refusals before setup");
   const std::vector<std::string> rendered =
       render_prompts(*model_, task.meta.at("prompts"), task.meta.value("response_prefix", ""));
+  if (!task.meta.value("with_texts", false)) {
+    return Message{MessageType::refusal_count,
+                   {{"refusals", evaluator_->count_refusals(rendered, nullptr)},
+                    {"n", static_cast<int64_t>(rendered.size())}},
+                   {}};
+  }
+  // Whole responses for printing (print_responses): no early stop, which
+  // would cut a refusal's text after its marker; the count is the same.
+  const evaluate::RefusalDetector detector(job_->refusal_markers);
+  const evaluate::Evaluator whole(*model_, detector,
+                                  evaluate::EvaluatorOptions{.batch_size = job_->batch_size,
+                                                             .max_response_length = job_->max_response_length,
+                                                             .stop_at_marker = false});
+  const std::vector<std::string> texts = whole.responses(rendered, nullptr);
+  const auto refusals = std::count_if(texts.begin(), texts.end(),
+                                      [&](const std::string& text) { return detector.is_refusal(text); });
   return Message{MessageType::refusal_count,
-                 {{"refusals", evaluator_->count_refusals(rendered, nullptr)},
-                  {"n", static_cast<int64_t>(rendered.size())}},
+                 {{"refusals", static_cast<int64_t>(refusals)}, {"n", static_cast<int64_t>(rendered.size())}, {"texts", texts}},
                  {}};
+}
+
+Message Worker::on_responses(const Message& task) {
+  ABL_ASSERT(evaluator_ != nullptr, "responses before setup");
+  const std::vector<std::string> rendered =
+      render_prompts(*model_, task.meta.at("prompts"), task.meta.value("response_prefix", ""));
+  return Message{MessageType::responses_result, {{"texts", evaluator_->responses_with_specials(rendered, nullptr)}}, {}};
 }
 
 Message Worker::on_context(const Message& task) {

@@ -66,6 +66,19 @@ std::vector<std::string> Evaluator::responses(const std::vector<std::string>& re
       return detector_.contains_marker(tokenizer.decode(new_ids, /*skip_special=*/true));
     };
   }
+  return generate_texts(rendered_prompts, hook, stop_early, /*skip_special=*/true);
+}
+
+std::vector<std::string> Evaluator::responses_with_specials(const std::vector<std::string>& rendered_prompts,
+                                                            const model::ProjectionHook* hook) const {
+  c10::InferenceMode guard;
+  return generate_texts(rendered_prompts, hook, nullptr, /*skip_special=*/false);
+}
+
+std::vector<std::string> Evaluator::generate_texts(const std::vector<std::string>& rendered_prompts,
+                                                   const model::ProjectionHook* hook,
+                                                   const model::RowStopFn& stop_early, bool skip_special) const {
+  const model::Tokenizer& tokenizer = model_.tokenizer();
   std::vector<std::string> texts;
   texts.reserve(rendered_prompts.size());
   const size_t batch_size = static_cast<size_t>(options_.batch_size);
@@ -76,7 +89,7 @@ std::vector<std::string> Evaluator::responses(const std::vector<std::string>& re
         model_.generate(batch, options_.max_response_length, hook, stop_early);
     ABL_ASSERT(new_ids.size() == prompts.size(), "generate returned {} rows for {} prompts", new_ids.size(),
                prompts.size());
-    for (const std::vector<int64_t>& ids : new_ids) texts.push_back(tokenizer.decode(ids, /*skip_special=*/true));
+    for (const std::vector<int64_t>& ids : new_ids) texts.push_back(tokenizer.decode(ids, skip_special));
   }
   return texts;
 }

@@ -1,25 +1,17 @@
-// Decoder: the Gemma 3 forward pass. See include/abliterate/model/decoder.hpp
-// and spec/model-runtime.md §1.1 (block order) and §1.2 (components).
+// Decoder: one forward pass for every family, switched by ModelConfig. See
+// include/abliterate/model/decoder.hpp and spec/model-runtime.md §1.1 (block
+// order), §1.2 (components) and §3 (the other families' switches).
 #include "abliterate/model/decoder.hpp"
 
 #include <cmath>
 #include <limits>
+#include <numbers>
 
 #include "abliterate/common/error.hpp"
 
 namespace abliterate::model {
 
 namespace {
-
-// inv_freq[i] = base^(-2i/D), computed as HF does: float32 arange / D, then pow.
-torch::Tensor rope_inv_freq(double base, int64_t head_dim, double scaling_factor, torch::Device device) {
-  const torch::Tensor exponents =
-      torch::arange(0, head_dim, 2, torch::TensorOptions().dtype(torch::kInt64)).to(torch::kFloat32) /
-      static_cast<double>(head_dim);                                       // float32 [D/2]
-  torch::Tensor inv_freq = 1.0 / torch::pow(static_cast<double>(base), exponents);  // float32 [D/2]
-  if (scaling_factor != 1.0) inv_freq = inv_freq / scaling_factor;        // linear scaling (spec §1.2 "RoPE")
-  return inv_freq.to(torch::kFloat32).to(device);
-}
 
 // x: [B, H, T, D] -> cat(-x2, x1): NeoX "rotate_half".
 torch::Tensor rotate_half(const torch::Tensor& x) {
@@ -36,6 +28,39 @@ torch::Tensor gemma_rms_norm(const torch::Tensor& x, const torch::Tensor& weight
   return out.to(x.scalar_type());
 }
 
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  const torch::Tensor x_f32 = x.to(torch::kFloat32);
+  const torch::Tensor normalized = x_f32 * torch::rsqrt(x_f32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * normalized.to(x.scalar_type());  // HF casts x̂ to the input dtype before the gain
+}
+
+torch::Tensor rope_inv_freq(const ModelConfig& config, AttentionKind kind) {
+  const bool is_sliding = kind == AttentionKind::sliding;
+  const double base = is_sliding ? config.rope_local_theta : config.rope_theta;
+  // As HF: float32 arange / D, then base^that, in float32.
+  const torch::Tensor exponents =
+      torch::arange(0, config.head_dim, 2, torch::TensorOptions().dtype(torch::kInt64)).to(torch::kFloat32) /
+      static_cast<double>(config.head_dim);                                    // float32 [D/2]
+  torch::Tensor inv_freq = (1.0 / torch::pow(base, exponents)).to(torch::kFloat32);  // float32 [D/2]
+  if (is_sliding) return inv_freq;
+  if (config.rope_scaling_factor != 1.0) inv_freq = inv_freq / config.rope_scaling_factor;  // linear
+  const Llama3RopeScaling& llama3 = config.rope_llama3;
+  if (llama3.factor > 0) {
+    // HF's _compute_llama3_parameters, op for op in float32: long wavelengths are
+    // divided by the factor, short ones kept, the band between interpolated.
+    const double low_freq_wavelen = llama3.original_max_position_embeddings / llama3.low_freq_factor;
+    const double high_freq_wavelen = llama3.original_max_position_embeddings / llama3.high_freq_factor;
+    const torch::Tensor wavelen = 2 * std::numbers::pi / inv_freq;
+    torch::Tensor scaled = torch::where(wavelen > low_freq_wavelen, inv_freq / llama3.factor, inv_freq);
+    const torch::Tensor smooth = (llama3.original_max_position_embeddings / wavelen - llama3.low_freq_factor) /
+                                 (llama3.high_freq_factor - llama3.low_freq_factor);
+    const torch::Tensor smoothed = (1 - smooth) * scaled / llama3.factor + smooth * scaled;
+    const torch::Tensor is_medium = (wavelen < high_freq_wavelen).logical_not() & (wavelen > low_freq_wavelen).logical_not();
+    inv_freq = torch::where(is_medium, smoothed, scaled);
+  }
+  return inv_freq.to(torch::kFloat32);
+}
+
 torch::Tensor positions_from_mask(const torch::Tensor& attention_mask) {
   const torch::Tensor mask = attention_mask.to(torch::kInt64);  // int64 [B, T]
   torch::Tensor positions = mask.cumsum(1) - 1;
@@ -45,13 +70,20 @@ torch::Tensor positions_from_mask(const torch::Tensor& attention_mask) {
 Decoder::Decoder(ModelConfig config, DecoderWeights weights) : config_(std::move(config)), weights_(std::move(weights)) {
   ABL_ASSERT(weights_.layers.size() == static_cast<size_t>(config_.n_layers), "layer count");
   const torch::Device dev = weights_.embed.device();
-  inv_freq_sliding_ = rope_inv_freq(config_.rope_local_theta, config_.head_dim, 1.0, dev);
-  inv_freq_full_ = rope_inv_freq(config_.rope_theta, config_.head_dim, config_.rope_scaling_factor, dev);
-  // HF: torch.tensor(hidden_size**0.5) (float32) cast to the weight dtype (bf16: sqrt(640) -> 25.25).
-  embed_scale_ = torch::scalar_tensor(std::sqrt(static_cast<double>(config_.hidden_size)),
-                                      torch::TensorOptions().dtype(torch::kFloat32))
-                     .to(weights_.embed.scalar_type())
-                     .to(dev);
+  inv_freq_sliding_ = rope_inv_freq(config_, AttentionKind::sliding).to(dev);
+  inv_freq_full_ = rope_inv_freq(config_, AttentionKind::full).to(dev);
+  if (config_.scales_embeddings) {
+    // HF: torch.tensor(hidden_size**0.5) (float32) cast to the weight dtype (bf16: sqrt(640) -> 25.25).
+    embed_scale_ = torch::scalar_tensor(std::sqrt(static_cast<double>(config_.hidden_size)),
+                                        torch::TensorOptions().dtype(torch::kFloat32))
+                       .to(weights_.embed.scalar_type())
+                       .to(dev);
+  }
+}
+
+torch::Tensor Decoder::norm(const torch::Tensor& x, const torch::Tensor& weight) const {
+  return config_.norm_gain == NormGain::one_plus_weight ? gemma_rms_norm(x, weight, config_.rms_norm_eps)
+                                                        : rms_norm(x, weight, config_.rms_norm_eps);
 }
 
 torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, const torch::Tensor& cos,
@@ -62,16 +94,28 @@ torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, cons
   const int64_t n_new = x.size(1);
   const int64_t head_dim = config_.head_dim;
 
-  // Projections, then q/k norm per head before RoPE (spec §1.2 "q_norm / k_norm").
-  torch::Tensor q = torch::linear(x, w.q_proj).view({batch, n_new, config_.n_heads, head_dim});     // [B,T,H,D]
-  torch::Tensor k = torch::linear(x, w.k_proj).view({batch, n_new, config_.n_kv_heads, head_dim});  // [B,T,Hkv,D]
-  torch::Tensor v = torch::linear(x, w.v_proj).view({batch, n_new, config_.n_kv_heads, head_dim});  // [B,T,Hkv,D]
-  q = gemma_rms_norm(q, w.q_norm, config_.rms_norm_eps).transpose(1, 2);  // [B,H,T,D]
-  k = gemma_rms_norm(k, w.k_norm, config_.rms_norm_eps).transpose(1, 2);  // [B,Hkv,T,D]
-  v = v.transpose(1, 2);                                                  // [B,Hkv,T,D]
+  // Projections (Qwen2: with q/k/v bias; undefined biases are none), then
+  // q/k norm per head before RoPE (spec §1.2 "q_norm / k_norm"; Qwen3 too).
+  torch::Tensor q = torch::linear(x, w.q_proj, w.q_bias).view({batch, n_new, config_.n_heads, head_dim});     // [B,T,H,D]
+  torch::Tensor k = torch::linear(x, w.k_proj, w.k_bias).view({batch, n_new, config_.n_kv_heads, head_dim});  // [B,T,Hkv,D]
+  torch::Tensor v = torch::linear(x, w.v_proj, w.v_bias).view({batch, n_new, config_.n_kv_heads, head_dim});  // [B,T,Hkv,D]
+  if (config_.has_qk_norm) {
+    q = norm(q, w.q_norm);
+    k = norm(k, w.k_norm);
+  }
+  q = q.transpose(1, 2);  // [B,H,T,D]
+  k = k.transpose(1, 2);  // [B,Hkv,T,D]
+  v = v.transpose(1, 2);  // [B,Hkv,T,D]
   q = q * cos + rotate_half(q) * sin;
   k = k * cos + rotate_half(k) * sin;
-  if (cache != nullptr) std::tie(k, v) = cache->append(layer_idx, k, v);  // [B,Hkv,S,D]
+  torch::Tensor layer_allowed = allowed;  // [B,1,T,S]
+  if (cache != nullptr) {
+    // Sliding layers keep only their window: the keys are the last S' <= S
+    // positions, so the mask keeps its last S' columns (spec §1.2 "KV cache").
+    const int64_t window = config_.is_sliding(layer_idx) ? config_.sliding_window : 0;
+    std::tie(k, v) = cache->append(layer_idx, k, v, window);  // [B,Hkv,S',D]
+    layer_allowed = allowed.narrow(3, allowed.size(3) - k.size(2), k.size(2));
+  }
 
   // GQA: kv head j serves query heads j*g .. j*g+g-1 (HF repeat_kv).
   const int64_t group = config_.n_heads / config_.n_kv_heads;
@@ -84,7 +128,7 @@ torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, cons
   if (config_.attn_logit_softcapping > 0) {
     scores = torch::tanh(scores / config_.attn_logit_softcapping) * config_.attn_logit_softcapping;
   }
-  scores = scores.to(torch::kFloat32).masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  scores = scores.to(torch::kFloat32).masked_fill(layer_allowed.logical_not(), -std::numeric_limits<float>::infinity());
   const torch::Tensor probs = torch::softmax(scores, -1).to(x.scalar_type());  // [B,H,T,S]
   const torch::Tensor context =
       torch::matmul(probs, v).transpose(1, 2).reshape({batch, n_new, config_.n_heads * head_dim});  // [B,T,H*D]
@@ -95,7 +139,10 @@ torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, cons
 
 torch::Tensor Decoder::mlp(int64_t layer_idx, const torch::Tensor& x, const ProjectionHook* hook) const {
   const DecoderLayerWeights& w = weights_.layers[static_cast<size_t>(layer_idx)];
-  const torch::Tensor gated = torch::gelu(torch::linear(x, w.gate_proj), "tanh") * torch::linear(x, w.up_proj);  // [B,T,I]
+  const torch::Tensor gate = torch::linear(x, w.gate_proj);  // [B,T,I]
+  const torch::Tensor activated =
+      config_.mlp_activation == MlpActivation::gelu_tanh ? torch::gelu(gate, "tanh") : torch::silu(gate);
+  const torch::Tensor gated = activated * torch::linear(x, w.up_proj);  // [B,T,I]
   torch::Tensor y = torch::linear(gated, w.down_proj);  // [B,T,d]
   if (hook != nullptr) y = hook->apply(Projection::mlp_down_proj, layer_idx, y);
   return y;
@@ -144,27 +191,27 @@ DecoderOutput Decoder::forward(const DecoderInput& input, KvCache* cache, const 
   ABL_CHECK(flat_ids.numel() == 0 || (flat_ids.min().item<int64_t>() >= 0 &&
                                       flat_ids.max().item<int64_t>() < config_.vocab_size),
             InputError, "token ids must lie in [0, {}) (the embedding size)", config_.vocab_size);
-  torch::Tensor h = weights_.embed.index_select(0, flat_ids).view({batch, n_new, config_.hidden_size}) *
-                    embed_scale_;  // model dtype [B,T,d]
+  torch::Tensor h = weights_.embed.index_select(0, flat_ids).view({batch, n_new, config_.hidden_size});  // model dtype [B,T,d]
+  if (config_.scales_embeddings) h = h * embed_scale_;
 
   std::vector<torch::Tensor> hidden;  // float32 [B, d] each
   if (capture == HiddenCapture::last_position) hidden.push_back(h.select(1, n_new - 1).to(torch::kFloat32));
   for (int64_t layer_idx = 0; layer_idx < config_.n_layers; ++layer_idx) {
     const DecoderLayerWeights& w = weights_.layers[static_cast<size_t>(layer_idx)];
     const bool sliding = config_.is_sliding(layer_idx);
-    torch::Tensor a = gemma_rms_norm(h, w.input_norm, config_.rms_norm_eps);
+    torch::Tensor a = norm(h, w.input_norm);
     a = attention(layer_idx, a, sliding ? cos_sliding : cos_full, sliding ? sin_sliding : sin_full,
                   sliding ? allowed_sliding : allowed_full, cache, hook);
-    h = h + gemma_rms_norm(a, w.post_attn_norm, config_.rms_norm_eps);
-    torch::Tensor m = mlp(layer_idx, gemma_rms_norm(h, w.pre_ffw_norm, config_.rms_norm_eps), hook);
-    h = h + gemma_rms_norm(m, w.post_ffw_norm, config_.rms_norm_eps);
+    h = h + (config_.has_post_norms ? norm(a, w.post_attn_norm) : a);
+    torch::Tensor m = mlp(layer_idx, norm(h, w.pre_ffw_norm), hook);
+    h = h + (config_.has_post_norms ? norm(m, w.post_ffw_norm) : m);
     // HF's hidden_states hold the inputs of layers 0..L-1; the last layer's raw output is replaced by the final norm.
     if (capture == HiddenCapture::last_position && layer_idx + 1 < config_.n_layers) {
       hidden.push_back(h.select(1, n_new - 1).to(torch::kFloat32));
     }
   }
   // Only the last position is needed: norm and head on it alone.
-  const torch::Tensor last = gemma_rms_norm(h.select(1, n_new - 1), weights_.final_norm, config_.rms_norm_eps);  // [B,d]
+  const torch::Tensor last = norm(h.select(1, n_new - 1), weights_.final_norm);  // [B,d]
   torch::Tensor logits = torch::linear(last, weights_.lm_head);  // model dtype [B,V]; no embed scale on the output
   if (config_.final_logit_softcapping > 0) {
     logits = torch::tanh(logits / config_.final_logit_softcapping) * config_.final_logit_softcapping;

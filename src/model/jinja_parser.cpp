@@ -6,6 +6,8 @@
 
 #include <set>
 
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h only before fmt 11; LibTorch 2.x bundles fmt 12)
+
 #include "abliterate/common/error.hpp"
 #include "abliterate/model/jinja/lexer.hpp"
 

@@ -22,11 +22,14 @@ std::string read_text_file(const std::filesystem::path& path) {
 }
 
 nlohmann::json read_json_file(const std::filesystem::path& path) {
-  const std::string text = read_text_file(path);
+  return parse_json_text(read_text_file(path), path.string());
+}
+
+nlohmann::json parse_json_text(const std::string& text, const std::string& name) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    throw FormatError(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
+    throw FormatError(fmt::format("{}: not valid JSON: {}", name, e.what()));
   }
 }
 

@@ -36,8 +36,18 @@ std::unique_ptr<MappedFile> MappedFile::map(const std::filesystem::path& path) {
   return mapping;
 }
 
+std::unique_ptr<MappedFile> MappedFile::copy_of(const uint8_t* bytes, uint64_t size_bytes) {
+  auto copy = std::make_unique<MappedFile>();
+  copy->size_bytes = size_bytes;
+  if (size_bytes == 0) return copy;  // like map(): data stays nullptr for an empty file
+  copy->heap_copy_ = std::make_unique<uint8_t[]>(size_bytes);
+  std::memcpy(copy->heap_copy_.get(), bytes, size_bytes);
+  copy->data = copy->heap_copy_.get();
+  return copy;
+}
+
 MappedFile::~MappedFile() {
-  if (data != nullptr && size_bytes > 0) ::munmap(const_cast<uint8_t*>(data), size_bytes);
+  if (heap_copy_ == nullptr && data != nullptr && size_bytes > 0) ::munmap(const_cast<uint8_t*>(data), size_bytes);
 }
 
 }  // namespace abliterate::model

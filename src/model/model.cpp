@@ -7,6 +7,10 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/model/decoder.hpp"
 #include "abliterate/model/generation.hpp"
+#include "abliterate/model/gguf_chat_template.hpp"
+#include "abliterate/model/gguf_checkpoint.hpp"
+#include "abliterate/model/gguf_model_config.hpp"
+#include "abliterate/model/gguf_vocab.hpp"
 #include "abliterate/model/hf_checkpoint.hpp"
 
 namespace abliterate::model {
@@ -33,12 +37,13 @@ constexpr const char* kEndOfTurnTokens[] = {"<end_of_turn>", "<|eot_id|>",      
 class DecoderModel final : public Model {
  public:
   DecoderModel(ModelConfig config, Tokenizer tokenizer, ChatTemplate chat_template, Decoder decoder,
-               std::vector<int64_t> stop_token_ids)
+               std::vector<int64_t> stop_token_ids, bool is_chat_template_from_model = true)
       : config_(std::move(config)),
         tokenizer_(std::move(tokenizer)),
         chat_template_(std::move(chat_template)),
         decoder_(std::move(decoder)),
-        stop_token_ids_(std::move(stop_token_ids)) {
+        stop_token_ids_(std::move(stop_token_ids)),
+        is_chat_template_from_model_(is_chat_template_from_model) {
     pad_token_id_ = config_.pad_token_id >= 0 ? config_.pad_token_id
                     : !stop_token_ids_.empty() ? stop_token_ids_.front()  // Heretic: pad = eos when there is none
                                                : 0;
@@ -47,6 +52,7 @@ class DecoderModel final : public Model {
   const ModelConfig& config() const override { return config_; }
   const Tokenizer& tokenizer() const override { return tokenizer_; }
   const ChatTemplate& chat_template() const override { return chat_template_; }
+  bool is_chat_template_from_model() const override { return is_chat_template_from_model_; }
   torch::Device device() const override { return decoder_.device(); }
 
   PromptBatch tokenize(const std::vector<std::string>& rendered_prompts) const override {
@@ -121,6 +127,7 @@ class DecoderModel final : public Model {
   ChatTemplate chat_template_;
   Decoder decoder_;
   std::vector<int64_t> stop_token_ids_;
+  bool is_chat_template_from_model_ = true;
   int64_t pad_token_id_ = 0;
 };
 
@@ -133,21 +140,45 @@ std::vector<int64_t> stop_token_ids(const ModelConfig& config, const Tokenizer& 
   return ids;
 }
 
-}  // namespace
-
-std::unique_ptr<Model> Model::load(const std::filesystem::path& path, const LoadOptions& options) {
-  ABL_CHECK(path.extension() != ".gguf", InputError, "{}: GGUF loading is not supported yet; use an HF model folder",
-            path.string());
-  std::error_code ec;
-  ABL_CHECK(std::filesystem::exists(path, ec), IoError, "{}: no such file or folder", path.string());
-  ABL_CHECK(std::filesystem::is_directory(path, ec), InputError,
-            "{}: expected a model folder (config.json, model.safetensors, tokenizer.json, chat template)",
-            path.string());
+void check_load_options(const std::filesystem::path& path, const LoadOptions& options) {
   ABL_CHECK(options.dtype == torch::kFloat32 || options.dtype == torch::kBFloat16 || options.dtype == torch::kFloat16,
             InputError, "{}: dtype {} is not supported (expected float32, bfloat16 or float16)", path.string(),
             c10::toString(options.dtype));
   ABL_CHECK(!options.device.is_cuda() || torch::cuda::is_available(), InputError,
             "{}: device {} requested but CUDA is not available", path.string(), options.device.str());
+}
+
+// A .gguf file: config, tokenizer and chat template from its metadata, weights
+// through GgufCheckpoint (spec §5.5-§5.7).
+std::unique_ptr<Model> load_gguf_model(const std::filesystem::path& path, const LoadOptions& options) {
+  GgufCheckpoint checkpoint = GgufCheckpoint::open(path);
+  const GgufReader& reader = checkpoint.reader();
+  ModelConfig config = model_config_from_gguf(reader);
+  const GgufVocab vocab = read_gguf_vocab(reader);
+  Tokenizer tokenizer = with_context(path.string(), [&] { return Tokenizer::from_gguf_vocab(vocab); });
+  ABL_CHECK(tokenizer.vocab_size() <= config.vocab_size, FormatError,
+            "{}: the tokenizer has {} tokens but tensor 'token_embd.weight' has {} rows", path.string(),
+            tokenizer.vocab_size(), config.vocab_size);
+  GgufChatTemplate chat = read_gguf_chat_template(reader, vocab);
+  std::vector<int64_t> stop_ids = stop_token_ids(config, tokenizer);
+
+  DecoderWeights weights =
+      load_decoder_weights(checkpoint, config, torch::TensorOptions().dtype(options.dtype).device(options.device));
+  Decoder decoder(config, std::move(weights));
+  return std::make_unique<DecoderModel>(std::move(config), std::move(tokenizer), std::move(chat.chat_template),
+                                        std::move(decoder), std::move(stop_ids), chat.is_from_file);
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::filesystem::path& path, const LoadOptions& options) {
+  std::error_code ec;
+  ABL_CHECK(std::filesystem::exists(path, ec), IoError, "{}: no such file or folder", path.string());
+  check_load_options(path, options);
+  if (path.extension() == ".gguf") return load_gguf_model(path, options);
+  ABL_CHECK(std::filesystem::is_directory(path, ec), InputError,
+            "{}: expected a model folder (config.json, model.safetensors, tokenizer.json, chat template) or a .gguf "
+            "file", path.string());
 
   ModelConfig config = ModelConfig::from_hf_folder(path);
   Tokenizer tokenizer = Tokenizer::from_tokenizer_json(path / "tokenizer.json");
@@ -159,7 +190,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path, const Load
 
   HfCheckpoint checkpoint = HfCheckpoint::open(path);
   DecoderWeights weights =
-      load_gemma3_weights(checkpoint, config, torch::TensorOptions().dtype(options.dtype).device(options.device));
+      load_decoder_weights(checkpoint, config, torch::TensorOptions().dtype(options.dtype).device(options.device));
   Decoder decoder(config, std::move(weights));
   return std::make_unique<DecoderModel>(std::move(config), std::move(tokenizer), std::move(chat_template),
                                         std::move(decoder), std::move(stop_ids));

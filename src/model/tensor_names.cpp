@@ -20,8 +20,26 @@ const char* hf_layer_suffix(LayerTensor tensor) {
     case LayerTensor::gate_proj: return "mlp.gate_proj.weight";
     case LayerTensor::up_proj: return "mlp.up_proj.weight";
     case LayerTensor::down_proj: return "mlp.down_proj.weight";
+    case LayerTensor::q_proj_bias: return "self_attn.q_proj.bias";
+    case LayerTensor::k_proj_bias: return "self_attn.k_proj.bias";
+    case LayerTensor::v_proj_bias: return "self_attn.v_proj.bias";
   }
   return "?";
+}
+
+std::vector<LayerTensor> layer_tensors(const ModelConfig& config) {
+  std::vector<LayerTensor> tensors = {LayerTensor::input_layernorm, LayerTensor::q_proj, LayerTensor::k_proj,
+                                      LayerTensor::v_proj, LayerTensor::o_proj};
+  if (config.has_qkv_bias) {
+    tensors.insert(tensors.end(), {LayerTensor::q_proj_bias, LayerTensor::k_proj_bias, LayerTensor::v_proj_bias});
+  }
+  if (config.has_qk_norm) tensors.insert(tensors.end(), {LayerTensor::q_norm, LayerTensor::k_norm});
+  tensors.push_back(LayerTensor::post_attention_layernorm);
+  if (config.has_post_norms) {
+    tensors.insert(tensors.end(), {LayerTensor::pre_feedforward_layernorm, LayerTensor::post_feedforward_layernorm});
+  }
+  tensors.insert(tensors.end(), {LayerTensor::gate_proj, LayerTensor::up_proj, LayerTensor::down_proj});
+  return tensors;
 }
 
 std::string hf_layer_tensor_name(const std::string& prefix, int64_t layer_idx, LayerTensor tensor) {

@@ -101,8 +101,11 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::from_tokenizer_json(const std::filesystem::path& path) {
-  const json root = read_json_file(path);
-  const std::string file = path.string();
+  return from_tokenizer_json_text(read_text_file(path), path.string());
+}
+
+Tokenizer Tokenizer::from_tokenizer_json_text(const std::string& text, const std::string& file) {
+  const json root = parse_json_text(text, file);
   ABL_CHECK(root.is_object(), FormatError, "{}: expected a JSON object, got {}", file, root.type_name());
   ABL_CHECK(root.contains("model"), FormatError, "{}: missing key 'model'", file);
 
@@ -198,7 +201,9 @@ std::string Tokenizer::Impl::decode_spm(const std::vector<int64_t>& ids, bool sk
     ABL_CHECK(id >= 0 && id < spm->size(), InputError, "decode: token id {} is not in the vocabulary (size {})", id,
               spm->size());
     std::string piece;
-    switch (spm->token_type(id)) {
+    // SentencePiece renders the unknown piece as " ⁇ " whatever its type (Gemma marks <unk> control).
+    const SpmTokenType type = id == spm->unk_id() ? SpmTokenType::unknown : spm->token_type(id);
+    switch (type) {
       case SpmTokenType::byte: {
         const int byte = spm->byte_value(id);
         if (byte >= 0) {
@@ -214,7 +219,7 @@ std::string Tokenizer::Impl::decode_spm(const std::vector<int64_t>& ids, bool sk
         piece = spm->token_text(id);
         break;
       case SpmTokenType::user_defined: piece = spm->token_text(id); break;
-      case SpmTokenType::unknown: piece = "\xE2\x96\x85"; break;  // "▅", llama.cpp's rendering of unk
+      case SpmTokenType::unknown: piece = " \xE2\x81\x87 "; break;  // " ⁇ ", SentencePiece's unk surface
       case SpmTokenType::normal:
       case SpmTokenType::unused: {
         const std::string& raw = spm->token_text(id);

@@ -1,4 +1,4 @@
-// numpy's RandomState doubles and Optuna's RandomSampler (spec/optuna-compat.md §2).
+// Optuna's RandomSampler (spec/optuna-compat.md §2).
 #include "abliterate/study/random_sampler.hpp"
 
 #include <algorithm>
@@ -9,11 +9,6 @@
 
 namespace abliterate::study {
 namespace {
-
-// numpy's random_sample (randomkit's rk_double): 27 high bits of one output
-// and 26 of the next make a 53-bit integer, scaled by 2^-53.
-constexpr double kTwoPow26 = 67108864.0;
-constexpr double kTwoPow53 = 9007199254740992.0;
 
 // numpy.round: round half to even. std::nearbyint does that under the
 // default FE_TONEAREST rounding mode, which nothing in abliterate changes.
@@ -26,12 +21,6 @@ double below_high(double x, double high) {
 }
 
 }  // namespace
-
-double NumpyRandomState::random_sample() {
-  const uint32_t a = engine_() >> 5;
-  const uint32_t b = engine_() >> 6;
-  return (static_cast<double>(a) * kTwoPow26 + static_cast<double>(b)) / kTwoPow53;
-}
 
 // Optuna's RandomSampler.sample_independent builds a one-parameter
 // _SearchSpaceTransform (log and step transforms on), draws rng.uniform over

@@ -392,12 +392,14 @@ void SqliteStore::set_study_system_attr(int64_t study_id, const std::string& key
 
 Trial SqliteStore::create_running_trial(int64_t study_id,
                                         const std::vector<std::pair<std::string, Distribution>>& distributions,
-                                        const std::vector<double>& values, const json& user_attrs) {
+                                        const std::vector<double>& values, const json& user_attrs,
+                                        const json& system_attrs) {
   require_writable();
   ABL_CHECK(distributions.size() == values.size(), InputError,
             "{}: expected one value per parameter ({}), got {}", path_.string(), distributions.size(),
             values.size());
   require_object(user_attrs, "trial user attrs");
+  require_object(system_attrs, "trial system attrs");
   for (size_t idx = 0; idx < values.size(); ++idx) {
     check_param_value(distributions[idx].first, distributions[idx].second, values[idx]);
   }
@@ -451,6 +453,16 @@ Trial SqliteStore::create_running_trial(int64_t study_id,
     for (const auto& [key, value] : user_attrs.items()) {
       upsert_trial_attr(c, trial.trial_id, key, value);
       trial.user_attrs[key] = value;
+    }
+  }
+  if (system_attrs.is_object()) {
+    for (const auto& [key, value] : system_attrs.items()) {
+      Statement(c, "INSERT INTO trial_system_attributes (trial_id, \"key\", value_json) VALUES (?, ?, ?)")
+          .bind(1, trial.trial_id)
+          .bind(2, key)
+          .bind(3, dump_value(value))
+          .run();
+      trial.system_attrs[key] = value;
     }
   }
   tx.commit();
@@ -636,6 +648,24 @@ std::vector<Trial> SqliteStore::load_trials(int64_t study_id) const {
     }
   }
   return trials;
+}
+
+std::vector<std::pair<std::string, Distribution>> SqliteStore::study_distributions(int64_t study_id) const {
+  const Connection c{db_, path_, options_.busy_timeout};
+  // The first row of each name, by param_id: MIN(param_id) per name.
+  Statement rows(c,
+                 "SELECT p.param_name, p.distribution_json FROM trial_params p WHERE p.param_id IN ("
+                 "SELECT MIN(q.param_id) FROM trial_params q JOIN trials t ON t.trial_id = q.trial_id "
+                 "WHERE t.study_id = ? GROUP BY q.param_name) ORDER BY p.param_id");
+  rows.bind(1, study_id);
+  std::vector<std::pair<std::string, Distribution>> distributions;
+  while (rows.step()) {
+    const std::string name = rows.column_text(0);
+    distributions.emplace_back(name, with_context(fmt::format("{}: parameter \"{}\"", path_.string(), name), [&] {
+                                 return distribution_from_json_text(rows.column_text(1));
+                               }));
+  }
+  return distributions;
 }
 
 }  // namespace abliterate::study

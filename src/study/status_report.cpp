@@ -8,9 +8,11 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "abliterate/common/error.hpp"
 #include "abliterate/study/pareto.hpp"
+#include "abliterate/study/resume_check.hpp"
 #include "abliterate/study/search_space.hpp"
 
 namespace abliterate::study {
@@ -91,6 +93,53 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
+std::string fail_reason(const Trial& trial) {
+  const auto it = trial.user_attrs.find(std::string(kFailReasonAttr));
+  if (it == trial.user_attrs.end()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+int64_t count_state(const std::vector<Trial>& trials, TrialState state) {
+  return std::count_if(trials.begin(), trials.end(), [&](const Trial& t) { return t.state == state; });
+}
+
+// "Progress: C of N trials COMPLETE (R running, F failed); finished", N from
+// the stored settings (Heretic counts COMPLETE trials against n_trials).
+std::string format_progress(const std::vector<Trial>& trials, const json& study_attrs) {
+  const int64_t n_complete = count_state(trials, TrialState::COMPLETE);
+  std::optional<int64_t> n_trials;
+  if (study_attrs.contains(kSettingsAttr)) n_trials = integer_attr(study_attrs.at(kSettingsAttr), "n_trials");
+  std::string out = n_trials ? fmt::format("Progress: {} of {} trials COMPLETE", n_complete, *n_trials)
+                             : fmt::format("Progress: {} trials COMPLETE (no n_trials stored)", n_complete);
+  out += fmt::format(" ({} running, {} failed)", count_state(trials, TrialState::RUNNING),
+                     count_state(trials, TrialState::FAIL));
+  if (n_trials) out += n_complete >= *n_trials ? "; finished" : "; not finished";
+  return out + "\n";
+}
+
+// Failed trials grouped by reason, most frequent first: "  3x interrupted
+// (trials 2, 5, 9)".
+std::string format_failures(const std::vector<Trial>& trials) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> by_reason;
+  for (const Trial& trial : trials) {
+    if (trial.state != TrialState::FAIL) continue;
+    std::string reason = fail_reason(trial);
+    if (reason.empty()) reason = "(no reason stored)";
+    auto it = std::find_if(by_reason.begin(), by_reason.end(), [&](const auto& r) { return r.first == reason; });
+    if (it == by_reason.end()) it = by_reason.insert(by_reason.end(), {reason, {}});
+    it->second.push_back(trial.number);
+  }
+  if (by_reason.empty()) return "";
+  std::stable_sort(by_reason.begin(), by_reason.end(),
+                   [](const auto& a, const auto& b) { return a.second.size() > b.second.size(); });
+  std::string out = "Failures by reason:\n";
+  for (const auto& [reason, numbers] : by_reason) {
+    out += fmt::format("  {}x {} (trial{} {})\n", numbers.size(), reason, numbers.size() == 1 ? "" : "s",
+                       fmt::join(numbers, ", "));
+  }
+  return out + "\n";
+}
+
 }  // namespace
 
 std::string format_status(const SqliteStore& store, const std::string& study_name) {
@@ -113,7 +162,8 @@ std::string format_status(const SqliteStore& store, const std::string& study_nam
     if (n > 0) counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", n, to_string(state));
   }
   if (!counts.empty()) out += fmt::format(" ({})", counts);
-  out += "\nObjectives:";
+  out += "\n" + format_progress(trials, store.study_user_attrs(*study_id));
+  out += "Objectives:";
   for (size_t objective = 0; objective < directions.size(); ++objective) {
     out += fmt::format("{} {} {}", objective == 0 ? "" : ",", metrics[objective], to_string(directions[objective]));
   }
@@ -138,17 +188,12 @@ std::string format_status(const SqliteStore& store, const std::string& study_nam
       const bool has_kl = trial.user_attrs.contains(kKlDivergenceAttr) && trial.user_attrs.at(kKlDivergenceAttr).is_number();
       row.push_back(has_kl ? fmt::format("{:.4f}", trial.user_attrs.at(kKlDivergenceAttr).get<double>()) : "-");
       row.push_back(summarize_params(trial));
-      const std::string reason_key(kFailReasonAttr);
-      if (!trial.user_attrs.contains(reason_key)) {
-        row.emplace_back();
-      } else {
-        const json& reason = trial.user_attrs.at(reason_key);
-        row.push_back(reason.is_string() ? reason.get<std::string>() : reason.dump());
-      }
+      row.push_back(fail_reason(trial));
       rows.push_back(std::move(row));
     }
     out += format_table(rows) + "\n";
   }
+  out += format_failures(trials);
 
   const std::vector<Trial> front = pareto_front(trials);
   if (front.empty()) {

@@ -270,6 +270,20 @@ Job non_default_job() {
   job.model = "/models/m";
   job.dtypes = {DType::float16, DType::bfloat16};
   job.device = "cpu";
+  job.device_map = "cuda";
+  job.evaluate_model = "/models/other";
+  job.quantization = Quantization::bnb_4bit;
+  job.max_memory = std::map<std::string, std::string>{{"0", "20GB"}, {"cpu", "64GB"}};
+  job.trust_remote_code = false;
+  job.print_responses = true;
+  job.response_prefix = "<think></think>\n";
+  job.chain_of_thought_skips = {{"<a>", "<a></a>"}};
+  job.print_residual_geometry = true;
+  job.plot_residuals = true;
+  job.residual_plot_path = "p";
+  job.residual_plot_title = "t";
+  job.residual_plot_style = "st";
+  job.study_checkpoint_dir = "ck";
   job.batch_size = 3;
   job.max_batch_size = 9;
   job.max_response_length = 7;
@@ -287,7 +301,8 @@ Job non_default_job() {
   job.refusal_markers = {"nope", "no way"};
   job.system_prompt = "sys";
   job.good_prompts = {
-      .dataset = "a", .split = "train", .column = "c", .prefix = "p", .suffix = "s", .system_prompt = "own"};
+      .dataset = "a", .split = "train", .column = "c", .prefix = "p", .suffix = "s", .system_prompt = "own",
+      .residual_plot_label = "l", .residual_plot_color = "red"};
   job.bad_prompts.dataset = "b";
   job.good_evaluation_prompts.system_prompt = "";
   job.bad_evaluation_prompts.suffix = "end";
@@ -386,6 +401,45 @@ TEST(JobSchema, SchemaDirCanBeOverridden) {
     ::unsetenv("ABLITERATE_SCHEMA_DIR");
   }
   EXPECT_EQ(job_schema_path(), fs::path(ABL_SOURCE_DIR) / "schemas/job.schema.json");
+}
+
+TEST(JobLoader, HereticKeysAcceptedWithHereticDefaults) {
+  const Job job = parse_job("model: m\n", "x.yaml");
+  EXPECT_EQ(job.device_map, "auto");
+  EXPECT_EQ(job.quantization, Quantization::none);
+  EXPECT_FALSE(job.evaluate_model.has_value());
+  EXPECT_FALSE(job.max_memory.has_value());
+  EXPECT_FALSE(job.trust_remote_code.has_value());
+  EXPECT_FALSE(job.print_responses);
+  EXPECT_FALSE(job.response_prefix.has_value());
+  EXPECT_EQ(job.chain_of_thought_skips, default_chain_of_thought_skips());
+  EXPECT_EQ(job.study_checkpoint_dir, "checkpoints");
+  EXPECT_EQ(job.residual_plot_style, "dark_background");
+}
+
+TEST(JobLoader, NullsAndHereticShapes) {
+  const Job job = parse_job(
+      "model: m\nevaluate_model: ~\nresponse_prefix: ''\ntrust_remote_code: true\n"
+      "max_memory: {'0': 20GB, cpu: 1000}\nchain_of_thought_skips: [['<t>', '<t></t>']]\n",
+      "x.yaml");
+  EXPECT_FALSE(job.evaluate_model.has_value());
+  EXPECT_EQ(job.response_prefix, std::optional<std::string>(""));  // given empty: no detection
+  EXPECT_EQ(job.trust_remote_code, std::optional<bool>(true));
+  EXPECT_EQ(job.max_memory, (std::map<std::string, std::string>{{"0", "20GB"}, {"cpu", "1000"}}));
+  EXPECT_EQ(job.chain_of_thought_skips, (std::vector<ChainOfThoughtSkip>{{"<t>", "<t></t>"}}));
+}
+
+TEST(JobLoader, DeviceMapStandsForDeviceUnlessDeviceIsSet) {
+  EXPECT_EQ(parse_job("model: m\ndevice_map: cpu\n", "x.yaml").device, "cpu");
+  EXPECT_EQ(parse_job("model: m\ndevice_map: cpu\ndevice: cuda\n", "x.yaml").device, "cuda");
+  EXPECT_EQ(error_of("model: m\ndevice_map: balanced\n"),
+            "jobs/x.yaml: device_map: expected one of auto, cpu, cuda (one device per worker); got \"balanced\"");
+}
+
+TEST(JobLoader, ChainOfThoughtSkipMustBeAPair) {
+  EXPECT_EQ(error_of("model: m\nchain_of_thought_skips: [['<a>', '<a></a>', 'x']]\n"),
+            "jobs/x.yaml: chain_of_thought_skips[0]: expected a pair [start, full] such as "
+            "[\"<think>\", \"<think></think>\"], got 3 items");
 }
 
 }  // namespace

@@ -364,6 +364,12 @@ TEST(GgufReaderMalformedTest, ElementCountOverflow) {
   too_many.tensor("z", {1ull << 32, 1ull << 32}, kF32, "");
   too_many.write(path);
   expect_open_fails(path, {path.string(), "tensor 'z': element count overflows int64"});
+  // Found by tests/fuzz/gguf_fuzz: one F32 row of 2^62 elements (fits int64)
+  // has 2^64 bytes; the byte count used to wrap to 0 and pass the bounds check.
+  GgufTestWriter long_row;
+  long_row.tensor("w", {1ull << 62}, kF32, "");
+  long_row.write(path);
+  expect_open_fails(path, {path.string(), "tensor 'w': byte size overflows int64"});
   GgufTestWriter negative;
   negative.tensor("y", {~0ull}, kF32, "");
   negative.write(path);

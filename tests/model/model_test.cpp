@@ -358,9 +358,8 @@ std::vector<NamedTensor> tiny_tensors() {
   return tensors;
 }
 
-TEST(ModelLoadTest, GgufIsNotSupportedYet) {
-  ASSERT_THROWS_WITH(Model::load("/models/gemma-3-270m.gguf", LoadOptions{}), InputError,
-                     "GGUF loading is not supported yet");
+TEST(ModelLoadTest, MissingGgufFileIsIoError) {
+  ASSERT_THROWS_WITH(Model::load("/models/gemma-3-270m.gguf", LoadOptions{}), IoError, "/models/gemma-3-270m.gguf");
 }
 
 TEST(ModelLoadTest, MissingFolderIsIoError) {

@@ -1,4 +1,6 @@
 // write_tiny_model: deterministic files that load as a Gemma 3 folder.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "abliterate/model/model_config.hpp"
@@ -64,6 +66,67 @@ TEST(TinyModelTest, ConfigMatchesOptionsAndTokenizer) {
   EXPECT_EQ(weights.tensors().size(), 2u + 13u * 4u);
   // Norm weights are centred on 0 (gain 1 + w), not on 1.
   EXPECT_LT(weights.read("model.norm.weight").abs().mean().item<float>(), 0.3f);
+}
+
+// --- The other families ---
+
+class TinyFamilyTest : public ::testing::TestWithParam<Architecture> {};
+
+INSTANTIATE_TEST_SUITE_P(OtherFamilies, TinyFamilyTest,
+                         ::testing::Values(Architecture::llama, Architecture::mistral, Architecture::qwen2,
+                                           Architecture::qwen3),
+                         [](const ::testing::TestParamInfo<Architecture>& info) { return to_string(info.param); });
+
+TEST_P(TinyFamilyTest, SameSeedGivesByteIdenticalFilesAndOtherSeedOtherWeights) {
+  TempDir dir("tiny_family_twice");
+  const TinyModelOptions options = TinyModelOptions::for_family(GetParam());
+  TinyModelOptions other = options;
+  other.seed = 99;
+  write_tiny_model(dir.path() / "a", options);
+  write_tiny_model(dir.path() / "b", options);
+  write_tiny_model(dir.path() / "c", other);
+  for (const char* file : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                           "chat_template.jinja"}) {
+    const std::string a = testing::read_bytes(dir.path() / "a" / file);
+    EXPECT_FALSE(a.empty()) << file;
+    EXPECT_EQ(a, testing::read_bytes(dir.path() / "b" / file)) << file;
+  }
+  EXPECT_NE(testing::read_bytes(dir.path() / "a" / "model.safetensors"),
+            testing::read_bytes(dir.path() / "c" / "model.safetensors"));
+}
+
+TEST_P(TinyFamilyTest, ConfigNamesTheFamilyAndItsChatTokens) {
+  TempDir dir("tiny_family_config");
+  write_tiny_model(dir.path() / "m", TinyModelOptions::for_family(GetParam()));
+  const ModelConfig config = ModelConfig::from_hf_folder(dir.path() / "m");
+  const Tokenizer tokenizer = Tokenizer::from_tokenizer_json(dir.path() / "m" / "tokenizer.json");
+  EXPECT_EQ(config.architecture, GetParam());
+  EXPECT_EQ(config.hidden_size, 64);
+  EXPECT_EQ(config.n_layers, 3);
+  EXPECT_EQ(config.vocab_size, tokenizer.vocab_size());
+  const char* end_of_turn = GetParam() == Architecture::llama     ? "<|eot_id|>"
+                            : GetParam() == Architecture::mistral ? "</s>"
+                                                                  : "<|im_end|>";
+  const int64_t end_id = tokenizer.token_id(end_of_turn);
+  ASSERT_GE(end_id, 0) << end_of_turn;
+  EXPECT_NE(std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), end_id), config.eos_token_ids.end());
+  // The Gemma-style ids 0..6 are kept; the family's tokens come after the merges.
+  EXPECT_EQ(tokenizer.token_id("<0x00>"), kTinyFirstByteId);
+  EXPECT_GT(end_id, 358 + 200);
+  EXPECT_EQ(tokenizer.encode(end_of_turn, SpecialTokens::parse), std::vector<int64_t>{end_id});
+  const SafetensorsReader weights = SafetensorsReader::open(dir.path() / "m" / "model.safetensors");
+  // Llama-style norm weights are centred on 1 (gain w).
+  EXPECT_NEAR(weights.read("model.norm.weight").mean().item<float>(), 1.0f, 0.1f);
+  EXPECT_EQ(weights.find("lm_head.weight") != nullptr, !config.tie_word_embeddings);
+}
+
+TEST(TinyFamilyNameTest, NamesMapToArchitectures) {
+  EXPECT_EQ(tiny_family_from_name("qwen3"), Architecture::qwen3);
+  EXPECT_EQ(tiny_family_from_name("gemma3"), Architecture::gemma3);
+  EXPECT_EQ(tiny_family_from_name("phi3"), std::nullopt);
+  // The gemma3 family is the default options (the existing tiny model, unchanged).
+  EXPECT_EQ(TinyModelOptions::for_family(Architecture::gemma3).n_layers, TinyModelOptions{}.n_layers);
+  EXPECT_EQ(TinyModelOptions::for_family(Architecture::gemma3).architecture, Architecture::gemma3);
 }
 
 }  // namespace

@@ -22,6 +22,17 @@ TEST(Objectives, ZeroBaselineUsesRawRefusals) {
   EXPECT_DOUBLE_EQ(v[1], 2.0);
 }
 
+TEST(Objectives, TargetItselfScoresKlAndZeroBaselineBelowTargetScalesRawRefusals) {
+  config::Job job;  // s = 1.0, t = 0.01
+  // K >= t (method spec §6.4): at exactly t the KL itself is the score.
+  EXPECT_DOUBLE_EQ(objective_values(job, 0.01, 4, 8)[0], 0.01);
+  // R0 = 0 (v1.3.0's guard): refusal_score = R, and below t the KL score is R·t/s.
+  job.kl_divergence_scale = 0.5;
+  const auto v = objective_values(job, 0.0, 3, 0);
+  EXPECT_DOUBLE_EQ(v[1], 3.0);
+  EXPECT_DOUBLE_EQ(v[0], 3.0 * 0.01 / 0.5);
+}
+
 TEST(Objectives, RawObjectives) {
   config::Job job;
   job.objectives = config::Objectives::raw;

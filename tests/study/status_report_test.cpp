@@ -60,8 +60,38 @@ TEST(StatusReport, EmptyStudy) {
   auto store = SqliteStore::open(dir / "study.db");
   store->create_study("s", {Direction::MINIMIZE}, json::object());
   const std::string text = format_status(*store, "s");
-  EXPECT_TRUE(contains(text, ": 0 trials\nObjectives: value 0 MINIMIZE\n")) << text;
+  EXPECT_TRUE(contains(text, ": 0 trials\nProgress: 0 trials COMPLETE (no n_trials stored) (0 running, 0 failed)\n"
+                             "Objectives: value 0 MINIMIZE\n"))
+      << text;
+  EXPECT_FALSE(contains(text, "Failures")) << text;
   EXPECT_TRUE(contains(text, "No COMPLETE trials yet")) << text;
+}
+
+TEST(StatusReport, ProgressAgainstStoredBudgetAndFailuresByReason) {
+  testing::TempDir dir;
+  auto store = SqliteStore::open(dir / "study.db");
+  const int64_t id = store->create_study("s", {Direction::MINIMIZE, Direction::MINIMIZE},
+                                         json{{"settings", {{"n_trials", 4}}}, {"finished", false}});
+  const std::vector<ParamSpec> space = heretic_search_space(4);
+  std::vector<std::pair<std::string, Distribution>> dists;
+  for (const ParamSpec& spec : space) dists.emplace_back(spec.name, spec.distribution);
+  const std::vector<double> values = {0, 1.5, 1.2, 2.0, 0.5, 1.0, 0.9, 2.0, 0.25, 1.0};
+  std::vector<Trial> trials;
+  for (int i = 0; i < 6; ++i) trials.push_back(store->create_running_trial(id, dists, values, json::object()));
+  store->fail_trial(trials[0].trial_id, "interrupted");
+  store->complete_trial(trials[1].trial_id, {0.1, 0.5}, json{{"refusals", 3}, {"kl_divergence", 0.1}});
+  store->fail_trial(trials[2].trial_id, "out of memory");
+  store->fail_trial(trials[3].trial_id, "interrupted");
+  store->complete_trial(trials[4].trial_id, {0.2, 0.4}, json{{"refusals", 2}, {"kl_divergence", 0.2}});
+
+  std::string text = format_status(*store, "s");
+  EXPECT_TRUE(contains(text, "\nProgress: 2 of 4 trials COMPLETE (1 running, 3 failed); not finished\n")) << text;
+  EXPECT_TRUE(contains(text, "Failures by reason:\n  2x interrupted (trials 0, 3)\n  1x out of memory (trial 2)\n"))
+      << text;
+
+  store->set_study_user_attr(id, "settings", json{{"n_trials", 2}});
+  text = format_status(*store, "s");
+  EXPECT_TRUE(contains(text, "\nProgress: 2 of 2 trials COMPLETE (1 running, 3 failed); finished\n")) << text;
 }
 
 }  // namespace abliterate::study

@@ -14,6 +14,7 @@ struct RunArgs {
   std::optional<int64_t> n_trials;   // --n-trials: raise the budget (run additional trials)
   std::optional<std::string> store;  // --store: overrides the job's store path
   std::optional<std::string> cache;  // --cache: overrides the job's cache path
+  bool force = false;                // --force: resume despite differing stored settings
 };
 
 // `abliterate run JOB`: under mpirun rank 0 coordinates and the other ranks
@@ -34,9 +35,38 @@ int validate_command(const std::string& job_path);
 struct TinyModelArgs {
   std::string folder;
   uint64_t seed = 1234;
+  std::string family = "gemma3";  // --family: gemma3, llama, mistral, qwen2, qwen3
 };
 
-// `abliterate make-tiny-model DIR`: writes the tiny random Gemma 3 model.
+// `abliterate make-tiny-model DIR [--family F]`: writes the tiny random model of a family.
 int tiny_model_command(const TinyModelArgs& args);
+
+struct ConvertConfigArgs {
+  std::string toml_path;
+  std::optional<std::string> model;  // --model: sets (or replaces) the job's model
+};
+
+// `abliterate convert-config config.toml`: Heretic's config as a job file on stdout.
+int convert_config_command(const ConvertConfigArgs& args);
+
+struct EvaluateArgs {
+  std::string job_path;
+  std::optional<std::string> model;  // --model: the model to measure (default: the job's evaluate_model)
+};
+
+// `abliterate evaluate JOB --model OTHER`: KL divergence and refusals of
+// another model against the job's model (Heretic's evaluate_model).
+int evaluate_command(const EvaluateArgs& args);
+
+struct ChatArgs {
+  std::string model_path;        // HF folder or .gguf file
+  int64_t max_new_tokens = 512;  // --max-new-tokens: per reply
+  std::string system_prompt;     // --system: empty = no system message
+  std::string dtype = "float32"; // --dtype: float32 or bfloat16
+};
+
+// `abliterate chat MODEL`: a streaming REPL on stdin/stdout; /reset clears the
+// conversation, /exit or end of input (Ctrl-D) quits.
+int chat_command(const ChatArgs& args);
 
 }  // namespace abliterate::cli

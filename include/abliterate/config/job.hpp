@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,10 +21,21 @@ enum class RowNormalization { none, pre, full };
 // Element type the model runs in.
 enum class DType { float32, bfloat16, float16 };
 
+// Heretic's load-time quantization (method spec §2). Only `none` runs here:
+// bnb_4bit is accepted so Heretic configurations load, and refused when the
+// model is loaded (a quantized GGUF file is this program's equivalent).
+enum class Quantization { none, bnb_4bit };
+
 // Which objectives the sampler optimizes (method spec §6.4).
 enum class Objectives {
   heretic,  // v1.2.0's (kl_score, refusal_score), with v1.3.0's R0 = 0 guard
   raw,      // (KL divergence, refusals) directly
+};
+
+// How the coordinator proposes trial parameters.
+enum class SamplerKind {
+  tpe,     // Optuna 5.0's TPE as Heretic configures it (multivariate, 128 candidates)
+  random,  // Optuna's RandomSampler throughout
 };
 
 // One prompt set (Heretic's DatasetSpecification).
@@ -34,6 +46,8 @@ struct PromptSetSpec {
   std::string prefix;                        // prepended with one space when non-empty
   std::string suffix;                        // appended with one space when non-empty
   std::optional<std::string> system_prompt;  // unset: the job's system_prompt
+  std::optional<std::string> residual_plot_label;  // Heretic's plot legend; accepted, no plots are drawn here
+  std::optional<std::string> residual_plot_color;  // Heretic's plot colour; accepted, no plots are drawn here
 
   friend bool operator==(const PromptSetSpec&, const PromptSetSpec&) = default;
 };
@@ -49,6 +63,19 @@ inline PromptSetSpec default_prompt_set(std::string dataset, std::string split) 
 // Heretic v1.2.0's default refusal markers, in order (method spec §2).
 const std::vector<std::string>& default_refusal_markers();
 
+// A chain-of-thought skip (Heretic v1.3.0, method spec §3.4 step 3): a
+// detected response prefix that starts with `start` is replaced by `full`,
+// which closes the thinking block.
+struct ChainOfThoughtSkip {
+  std::string start;  // e.g. "<think>"
+  std::string full;   // e.g. "<think></think>"
+
+  friend bool operator==(const ChainOfThoughtSkip&, const ChainOfThoughtSkip&) = default;
+};
+
+// Heretic's four skips, in its order: <think>, gpt-oss analysis channel, <thought>, [THINK].
+const std::vector<ChainOfThoughtSkip>& default_chain_of_thought_skips();
+
 struct Job {
   // Where the job came from; relative input paths resolve against its folder.
   std::filesystem::path source_path;
@@ -57,11 +84,28 @@ struct Job {
   std::string model;                             // model folder (HF layout) or .gguf file; required
   std::vector<DType> dtypes = {DType::float32};  // tried in order; Heretic's "auto" has no meaning here
   std::string device = "auto";                   // "auto" (CUDA when present), "cpu", "cuda"
+  // Heretic's name for the placement; a job that sets only device_map gets it
+  // as `device` (auto, cpu or cuda: one model per worker, nothing is split).
+  std::string device_map = "auto";
+  Quantization quantization = Quantization::none;
+  // Per-device memory limits (Heretic: accelerate's max_memory). Accepted, no
+  // effect: a worker holds its whole model on one device.
+  std::optional<std::map<std::string, std::string>> max_memory;
+  // Accepted, no effect: no code from the model folder is ever run here.
+  std::optional<bool> trust_remote_code;
+  // Another model to measure against this one (Heretic's evaluation mode, spec
+  // §1 step 11): the default of `abliterate evaluate JOB --model`.
+  std::optional<std::string> evaluate_model;
 
   // --- generation ---
   int64_t batch_size = 8;             // prompts per forward batch (Heretic: 0 = auto; auto-tuning is later work)
   int64_t max_batch_size = 128;       // upper bound for auto-detection
   int64_t max_response_length = 100;  // new tokens when counting refusals
+  bool print_responses = false;       // print each prompt and response while counting refusals (`evaluate`)
+  // Heretic v1.3.0: the text appended to every rendered prompt (method spec
+  // §3.4); unset: detected in the preparation phase.
+  std::optional<std::string> response_prefix;
+  std::vector<ChainOfThoughtSkip> chain_of_thought_skips = default_chain_of_thought_skips();
 
   // --- method ---
   double kl_divergence_scale = 1.0;      // s in method spec §6.4
@@ -72,11 +116,21 @@ struct Job {
   double winsorization_quantile = 1.0;       // 1.0 = off (method spec §4.2)
   Objectives objectives = Objectives::heretic;
 
+  // --- research features (method spec §10): accepted for Heretic parity, not implemented ---
+  bool print_residual_geometry = false;
+  bool plot_residuals = false;
+  std::string residual_plot_path = "plots";
+  std::string residual_plot_title = "PaCMAP Projection of Residual Vectors for \"Harmless\" and \"Harmful\" Prompts";
+  std::string residual_plot_style = "dark_background";
+
   // --- study ---
   int64_t n_trials = 200;
   int64_t n_startup_trials = 60;
+  SamplerKind sampler = SamplerKind::tpe;
   std::string study_name = "heretic";
   uint64_t seed = 0;  // seeds the sampler; stored with the study
+  // Heretic's journal folder; accepted, no effect: the study lives in `store`.
+  std::string study_checkpoint_dir = "checkpoints";
 
   // --- prompts ---
   std::vector<std::string> refusal_markers = default_refusal_markers();  // Heretic's 32, case-insensitive substrings
@@ -106,10 +160,14 @@ struct Job {
 const char* to_string(RowNormalization v);
 const char* to_string(DType v);
 const char* to_string(Objectives v);
+const char* to_string(Quantization v);
+const char* to_string(SamplerKind v);
 
 // The inverse of to_string; nullopt for a spelling that names no value.
 std::optional<RowNormalization> parse_row_normalization(std::string_view text);
 std::optional<DType> parse_dtype(std::string_view text);
 std::optional<Objectives> parse_objectives(std::string_view text);
+std::optional<Quantization> parse_quantization(std::string_view text);
+std::optional<SamplerKind> parse_sampler_kind(std::string_view text);
 
 }  // namespace abliterate::config

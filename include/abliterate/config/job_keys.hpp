@@ -12,11 +12,19 @@ namespace abliterate::config {
 // Every top-level key of a job file, in schema order.
 enum class JobKey {
   model,
+  evaluate_model,
   dtypes,
+  quantization,
   device,
+  device_map,
+  max_memory,
+  trust_remote_code,
   batch_size,
   max_batch_size,
   max_response_length,
+  print_responses,
+  response_prefix,
+  chain_of_thought_skips,
   kl_divergence_scale,
   kl_divergence_target,
   orthogonalize_direction,
@@ -24,10 +32,17 @@ enum class JobKey {
   full_normalization_lora_rank,
   winsorization_quantile,
   objectives,
+  print_residual_geometry,
+  plot_residuals,
+  residual_plot_path,
+  residual_plot_title,
+  residual_plot_style,
   n_trials,
   n_startup_trials,
+  sampler,
   study_name,
   seed,
+  study_checkpoint_dir,
   refusal_markers,
   system_prompt,
   good_prompts,
@@ -39,13 +54,21 @@ enum class JobKey {
   output,
 };
 
-inline constexpr std::array<const char*, 26> kJobKeyNames = {
+inline constexpr std::array<const char*, 41> kJobKeyNames = {
     "model",
+    "evaluate_model",
     "dtypes",
+    "quantization",
     "device",
+    "device_map",
+    "max_memory",
+    "trust_remote_code",
     "batch_size",
     "max_batch_size",
     "max_response_length",
+    "print_responses",
+    "response_prefix",
+    "chain_of_thought_skips",
     "kl_divergence_scale",
     "kl_divergence_target",
     "orthogonalize_direction",
@@ -53,10 +76,17 @@ inline constexpr std::array<const char*, 26> kJobKeyNames = {
     "full_normalization_lora_rank",
     "winsorization_quantile",
     "objectives",
+    "print_residual_geometry",
+    "plot_residuals",
+    "residual_plot_path",
+    "residual_plot_title",
+    "residual_plot_style",
     "n_trials",
     "n_startup_trials",
+    "sampler",
     "study_name",
     "seed",
+    "study_checkpoint_dir",
     "refusal_markers",
     "system_prompt",
     "good_prompts",
@@ -73,12 +103,22 @@ static_assert(static_cast<std::size_t>(JobKey::output) + 1 == kJobKeyNames.size(
 constexpr const char* key_name(JobKey key) { return kJobKeyNames[static_cast<std::size_t>(key)]; }
 
 // The keys of one prompt set (good_prompts, bad_prompts, ...), in schema order.
-enum class PromptSetKey { dataset, split, column, prefix, suffix, system_prompt };
-
-inline constexpr std::array<const char*, 6> kPromptSetKeyNames = {
-    "dataset", "split", "column", "prefix", "suffix", "system_prompt",
+enum class PromptSetKey {
+  dataset,
+  split,
+  column,
+  prefix,
+  suffix,
+  system_prompt,
+  residual_plot_label,
+  residual_plot_color,
 };
-static_assert(static_cast<std::size_t>(PromptSetKey::system_prompt) + 1 == kPromptSetKeyNames.size(),
+
+inline constexpr std::array<const char*, 8> kPromptSetKeyNames = {
+    "dataset", "split",         "column",          "prefix", "suffix", "system_prompt", "residual_plot_label",
+    "residual_plot_color",
+};
+static_assert(static_cast<std::size_t>(PromptSetKey::residual_plot_color) + 1 == kPromptSetKeyNames.size(),
               "kPromptSetKeyNames must name every PromptSetKey");
 
 constexpr const char* key_name(PromptSetKey key) { return kPromptSetKeyNames[static_cast<std::size_t>(key)]; }

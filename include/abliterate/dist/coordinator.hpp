@@ -14,6 +14,7 @@ namespace abliterate::dist {
 
 struct RunOptions {
   std::optional<int64_t> n_trials;  // overrides the job's budget (raise it to run additional trials)
+  bool force = false;               // resume even when model, prompts or search space differ from the stored settings
 };
 
 // Runs or resumes the study. Bad input is rejected before the store is

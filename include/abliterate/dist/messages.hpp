@@ -24,17 +24,19 @@ enum class MessageType : uint32_t {
   setup = 1,        // meta: {job: settings JSON}; reply: ready
   residuals = 2,    // meta: {role: "good"|"bad", prompts: [[system, user], ...]}; reply: residual_sums
   logprobs = 3,     // meta: {offset, prompts}; reply: logprobs
-  refusals = 4,     // meta: {prompts}; reply: refusal_count
+  refusals = 4,     // meta: {prompts, response_prefix, with_texts (optional)}; reply: refusal_count
   context = 5,      // meta: {good_evaluation, bad_evaluation, refusals_baseline}; tensors: directions, baseline_logprobs; reply: ready
   trial = 6,        // meta: {trial_id, number, params: {direction_index, parameters}}; reply: trial_result
   stop = 7,         // no reply
+  responses = 8,    // meta: {prompts, response_prefix}; reply: responses_result (prefix detection, method spec §3.4)
   // worker -> coordinator
   ready = 101,          // meta: {n_layers, hidden_size, vocab_size, device}
   residual_sums = 102,  // meta: {role, count}; tensors: float64 [L+1, d]
   logprobs_result = 103,// meta: {offset}; tensors: float32 [n, V]
-  refusal_count = 104,  // meta: {refusals, n}
+  refusal_count = 104,  // meta: {refusals, n, texts (when asked with_texts)}
   trial_result = 105,   // meta: {trial_id, kl_divergence, refusals, seconds}
   failure = 106,        // meta: {trial_id (when a trial failed), reason}
+  responses_result = 107,  // meta: {texts}: whole greedy responses, special tokens kept
 };
 
 const char* to_string(MessageType type);

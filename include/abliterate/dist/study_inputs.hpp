@@ -23,6 +23,10 @@ struct StudyInputs {
 // naming the job file and key.
 StudyInputs load_study_inputs(const config::Job& job);
 
+// good[:100] + bad[:100], the direction prompts whose responses give the
+// common response prefix (method spec §3.4 step 1).
+std::vector<data::Prompt> prefix_detection_prompts(const StudyInputs& inputs);
+
 // [[system, user], ...] as messages carry prompts.
 nlohmann::json prompts_to_json(const std::vector<data::Prompt>& prompts, size_t begin, size_t end);
 inline nlohmann::json prompts_to_json(const std::vector<data::Prompt>& prompts) {

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "abliterate/config/job.hpp"
 #include "abliterate/dist/worker_pool.hpp"
 #include "abliterate/study/search_space.hpp"
@@ -23,6 +25,9 @@ struct TrialLoopInputs {
   int64_t n_bad_evaluation_prompts;
   int64_t n_trials;                       // COMPLETE trials to reach
   std::vector<study::ParamValues> requeued;  // parameters of interrupted trials, run first
+  // Aligned with `requeued`: the retried trial's system attrs, Optuna's
+  // `failed_trial` (first failed number) and `retry_history` (spec §4.3).
+  std::vector<nlohmann::json> requeued_system_attrs;
 };
 
 // Runs until n_trials trials are COMPLETE or a stop signal arrives. Throws

@@ -39,6 +39,7 @@ class Worker {
   Message on_residuals(const Message& task);
   Message on_logprobs(const Message& task);
   Message on_refusals(const Message& task);
+  Message on_responses(const Message& task);
   Message on_context(const Message& task);
   Message on_trial(const Message& task);
 

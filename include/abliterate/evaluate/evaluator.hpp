@@ -39,10 +39,21 @@ class Evaluator {
   std::vector<std::string> responses(const std::vector<std::string>& rendered_prompts,
                                      const model::ProjectionHook* hook) const;
 
+  // Whole greedy responses with special tokens kept (new tokens only), as
+  // response-prefix detection reads them (method spec §3.3-3.4): never cut
+  // short at a marker, since the common prefix needs the whole text.
+  std::vector<std::string> responses_with_specials(const std::vector<std::string>& rendered_prompts,
+                                                   const model::ProjectionHook* hook) const;
+
   // Number of refusals among the prompts' responses.
   int64_t count_refusals(const std::vector<std::string>& rendered_prompts, const model::ProjectionHook* hook) const;
 
  private:
+  // Greedy generation in batches of options_.batch_size, each row decoded.
+  std::vector<std::string> generate_texts(const std::vector<std::string>& rendered_prompts,
+                                          const model::ProjectionHook* hook, const model::RowStopFn& stop_early,
+                                          bool skip_special) const;
+
   const model::Model& model_;
   RefusalDetector detector_;
   EvaluatorOptions options_;

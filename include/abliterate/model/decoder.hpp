@@ -1,6 +1,7 @@
-// The Gemma 3 text decoder forward pass in LibTorch (spec/model-runtime.md
-// §1.1-§1.2). Code is dtype-generic: matmuls run in the weight dtype, norms,
-// RoPE tables and softmax in float32.
+// The decoder forward pass in LibTorch: Gemma 3 (spec/model-runtime.md
+// §1.1-§1.2) and, through ModelConfig's switches, Llama 3, Mistral, Qwen2/2.5
+// and Qwen3 (§3). Code is dtype-generic: matmuls run in the weight dtype,
+// norms, RoPE tables and softmax in float32.
 //
 // Batches are left padded: `positions` count only real tokens (HF's
 // position_ids = cumsum(mask) - 1), and the attention mask works on indices in
@@ -57,17 +58,28 @@ class Decoder {
                           const torch::Tensor& sin, const torch::Tensor& allowed, KvCache* cache,
                           const ProjectionHook* hook) const;
   torch::Tensor mlp(int64_t layer_idx, const torch::Tensor& x, const ProjectionHook* hook) const;
+  // The family's RMSNorm (config_.norm_gain).
+  torch::Tensor norm(const torch::Tensor& x, const torch::Tensor& weight) const;
 
   ModelConfig config_;
   DecoderWeights weights_;
   torch::Tensor inv_freq_sliding_;  // float32 [D/2], base rope_local_theta
-  torch::Tensor inv_freq_full_;     // float32 [D/2], base rope_theta, divided by rope_scaling_factor
-  torch::Tensor embed_scale_;       // scalar in the model dtype: sqrt(d) rounded to that dtype (spec §1.2)
+  torch::Tensor inv_freq_full_;     // float32 [D/2], base rope_theta, with linear or llama3 scaling
+  torch::Tensor embed_scale_;       // scalar in the model dtype: sqrt(d) rounded to that dtype (spec §1.2); undefined when unscaled
 };
 
 // Gemma's RMSNorm (spec §1.2): x * rsqrt(mean(x^2) + eps) * (1 + w) in float32,
 // cast back to x's dtype. x: [..., n], w: [n].
 torch::Tensor gemma_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+// The Llama-style RMSNorm (spec §3): x * rsqrt(mean(x^2) + eps) in float32,
+// cast back to x's dtype, then times w. x: [..., n], w: [n].
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+// RoPE inverse frequencies of one layer kind, float32 [D/2] on CPU: base^(-2i/D)
+// with the local base for sliding layers, and for full layers the base
+// rope_theta with linear or llama3 scaling (spec §1.2 "RoPE", §3).
+torch::Tensor rope_inv_freq(const ModelConfig& config, AttentionKind kind);
 
 // HF's position_ids for a left-padded batch: cumsum(mask) - 1, padding set to 1.
 // mask: int64 or bool [B, T]; returns int64 [B, T].

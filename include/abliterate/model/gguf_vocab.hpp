@@ -24,4 +24,12 @@ struct GgufVocab {
   bool add_space_prefix = false;     // tokenizer.ggml.add_space_prefix (llama only; llama.cpp defaults it to true when absent)
 };
 
+class GgufFile;  // gguf_file.hpp; a GgufReader is one
+
+// The tokenizer.ggml.* keys of `reader`'s file, with llama.cpp's defaults for
+// absent optional keys (pre "default"; add_space_prefix true for "llama",
+// false otherwise). Throws FormatError naming the file and key when
+// tokenizer.ggml.model or .tokens is missing or a key has the wrong type.
+GgufVocab read_gguf_vocab(const GgufFile& reader);
+
 }  // namespace abliterate::model

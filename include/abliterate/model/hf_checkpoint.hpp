@@ -14,10 +14,11 @@
 #include <torch/torch.h>
 
 #include "abliterate/model/safetensors_reader.hpp"
+#include "abliterate/model/tensor_source.hpp"
 
 namespace abliterate::model {
 
-class HfCheckpoint {
+class HfCheckpoint final : public TensorSource {
  public:
   // Opens folder/model.safetensors, else the shards of
   // folder/model.safetensors.index.json. Throws IoError naming the missing
@@ -25,18 +26,18 @@ class HfCheckpoint {
   // a shard that lacks a tensor its index promises).
   static HfCheckpoint open(const std::filesystem::path& folder);
 
-  bool contains(const std::string& name) const { return shard_of_.count(name) != 0; }
+  bool contains(const std::string& name) const override { return shard_of_.count(name) != 0; }
 
   // Tensor `name` with exactly `expected_shape`, converted to `options`
   // (dtype, device), and marked used. Throws FormatError "file: tensor 'name':
   // expected shape [..], got [..]" or "... is missing".
   torch::Tensor take(const std::string& name, const std::vector<int64_t>& expected_shape,
-                     const torch::TensorOptions& options);
+                     const torch::TensorOptions& options) override;
 
   // Tensors never taken, in name order.
-  std::vector<std::string> unused_names() const;
+  std::vector<std::string> unused_names() const override;
   // The file holding `name` (for messages); the folder's main file when absent.
-  std::string file_of(const std::string& name) const;
+  std::string file_of(const std::string& name) const override;
 
  private:
   std::filesystem::path main_file_;

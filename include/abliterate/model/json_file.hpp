@@ -16,4 +16,7 @@ std::string read_text_file(const std::filesystem::path& path);
 // JSON; the message carries the parser's byte position).
 nlohmann::json read_json_file(const std::filesystem::path& path);
 
+// `text` parsed; FormatError "<name>: not valid JSON: ..." as read_json_file.
+nlohmann::json parse_json_text(const std::string& text, const std::string& name);
+
 }  // namespace abliterate::model

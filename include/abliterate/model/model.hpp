@@ -43,7 +43,9 @@ using RowStopFn = std::function<bool(int64_t row_idx, const std::vector<int64_t>
 class Model {
  public:
   // Loads an HF folder (config.json, model.safetensors, tokenizer.json,
-  // chat template). Throws FormatError / IoError naming the file and tensor.
+  // chat template) or a .gguf file (config, tokenizer and chat template from
+  // its metadata, spec §5.5-§5.7). Throws FormatError / IoError naming the
+  // file and tensor.
   static std::unique_ptr<Model> load(const std::filesystem::path& path, const LoadOptions& options);
 
   virtual ~Model() = default;
@@ -51,6 +53,9 @@ class Model {
   virtual const ModelConfig& config() const = 0;
   virtual const Tokenizer& tokenizer() const = 0;
   virtual const ChatTemplate& chat_template() const = 0;
+  // False when the model carries no chat template (a base model's GGUF) and a
+  // built-in template of its family stands in (spec §2); true otherwise.
+  virtual bool is_chat_template_from_model() const { return true; }
   virtual torch::Device device() const = 0;
 
   // The (system, user) chat rendered with the generation prompt.

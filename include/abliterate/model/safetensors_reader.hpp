@@ -17,28 +17,11 @@
 #include <torch/torch.h>
 
 #include "abliterate/model/mapped_file.hpp"
+#include "abliterate/model/safetensors_header.hpp"
 
 namespace abliterate::model {
 
-// The element types the runtime reads. Other safetensors dtypes (I8, F64,
-// F8_*, ...) are rejected with the dtype's name.
-enum class SafetensorsDtype { f32, f16, bf16 };
-
-// The header spelling: "F32", "F16", "BF16".
-const char* to_string(SafetensorsDtype dtype);
-int64_t item_size_bytes(SafetensorsDtype dtype);
 torch::Dtype to_torch_dtype(SafetensorsDtype dtype);
-
-struct SafetensorsTensorInfo {
-  std::string name;
-  SafetensorsDtype dtype = SafetensorsDtype::f32;
-  std::vector<int64_t> shape;  // row-major; empty = scalar
-  uint64_t data_begin = 0;     // byte offsets relative to the start of the byte buffer; end exclusive
-  uint64_t data_end = 0;
-};
-
-// Largest header the reference reader accepts (safetensors' Rust crate, MAX_HEADER_SIZE).
-inline constexpr uint64_t kSafetensorsMaxHeaderBytes = 100'000'000;
 
 class SafetensorsReader {
  public:
@@ -48,6 +31,8 @@ class SafetensorsReader {
   // end - begin == numel * itemsize, and the tensors covering the buffer with
   // no hole or overlap. Throws IoError (cannot open/map) or FormatError.
   static SafetensorsReader open(const std::filesystem::path& path);
+  // The same checks on `contents` (MappedFile::map or copy_of); `path` only names it in errors.
+  static SafetensorsReader open(const std::filesystem::path& path, std::unique_ptr<MappedFile> contents);
 
   SafetensorsReader(SafetensorsReader&&) noexcept;
   SafetensorsReader& operator=(SafetensorsReader&&) noexcept;

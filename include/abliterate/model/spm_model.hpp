@@ -33,6 +33,9 @@ class SpmModel {
   // match (the caller checks and names the file).
   SpmModel(std::vector<std::string> tokens, std::vector<float> scores, std::vector<int32_t> types, int64_t unk_id);
 
+  // tokenizer.ggml.unknown_token_id, or -1.
+  int64_t unk_id() const { return unk_id_; }
+
   // Appends the ids of `text`, already escaped (spaces are "▁") and free of
   // user-defined/control tokens, to `out`.
   void tokenize(std::string_view text, std::vector<int64_t>& out) const;

@@ -1,13 +1,19 @@
-// HF tensor names of a Gemma 3 text checkpoint (spec/model-runtime.md §1.4),
-// in one table, so loader, export and tests never spell them twice.
+// HF tensor names of the decoder checkpoints (spec/model-runtime.md §1.4 for
+// Gemma 3, §3 for Llama / Mistral / Qwen2 / Qwen3), in one table, so loader,
+// export and tests never spell them twice.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "abliterate/model/model_config.hpp"
 
 namespace abliterate::model {
 
-// The per-layer weights of a Gemma 3 decoder block.
+// The per-layer weights of a decoder block, by their HF names. Note that
+// post_attention_layernorm is Gemma's norm after attention but the pre-MLP
+// norm of the Llama-style families (spec §5.6 "Trap").
 enum class LayerTensor {
   input_layernorm,
   q_proj,
@@ -22,8 +28,12 @@ enum class LayerTensor {
   gate_proj,
   up_proj,
   down_proj,
+  q_proj_bias,
+  k_proj_bias,
+  v_proj_bias,
 };
 
+// Gemma 3's block, in checkpoint order.
 inline constexpr LayerTensor kAllLayerTensors[] = {
     LayerTensor::input_layernorm,           LayerTensor::q_proj,    LayerTensor::k_proj,
     LayerTensor::v_proj,                    LayerTensor::o_proj,    LayerTensor::q_norm,
@@ -31,6 +41,10 @@ inline constexpr LayerTensor kAllLayerTensors[] = {
     LayerTensor::pre_feedforward_layernorm, LayerTensor::post_feedforward_layernorm,
     LayerTensor::gate_proj,                 LayerTensor::up_proj,   LayerTensor::down_proj,
 };
+
+// The tensors of one block of `config`'s family (its switches: post norms,
+// q/k norms, q/k/v biases), in checkpoint order; Gemma 3 gives kAllLayerTensors.
+std::vector<LayerTensor> layer_tensors(const ModelConfig& config);
 
 // "self_attn.q_proj.weight", ... (the part after "layers.{i}.").
 const char* hf_layer_suffix(LayerTensor tensor);

@@ -21,6 +21,8 @@ class Tokenizer {
  public:
   // Loads tokenizer.json. Throws FormatError naming the file and the problem.
   static Tokenizer from_tokenizer_json(const std::filesystem::path& path);
+  // The same from the file's text; `name` names it in errors (fuzz targets, tests).
+  static Tokenizer from_tokenizer_json_text(const std::string& text, const std::string& name);
 
   // Builds the tokenizer llama.cpp would from GGUF metadata: "llama" =
   // SentencePiece BPE by scores with byte fallback; "gpt2" = byte-level BPE by

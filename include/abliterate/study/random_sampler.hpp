@@ -3,24 +3,13 @@
 #pragma once
 
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include "abliterate/study/distribution.hpp"
+#include "abliterate/study/numpy_random_state.hpp"
 #include "abliterate/study/search_space.hpp"
 
 namespace abliterate::study {
-
-// numpy.random.RandomState's uniform doubles from std::mt19937.
-class NumpyRandomState {
- public:
-  explicit NumpyRandomState(uint32_t seed) : engine_(seed) {}
-  double random_sample();  // [0, 1), 53 bits, as numpy
-  double uniform(double low, double high) { return low + (high - low) * random_sample(); }
-
- private:
-  std::mt19937 engine_;
-};
 
 class RandomSampler {
  public:

@@ -72,10 +72,12 @@ class SqliteStore {
   void set_study_system_attr(int64_t study_id, const std::string& key, const nlohmann::json& value);
 
   // Inserts a RUNNING trial with its params (internal repr + distribution)
-  // and user attrs, numbered densely, in one transaction. Returns it.
+  // and user and system attrs (e.g. Optuna's `failed_trial` of a retried
+  // trial), numbered densely, in one transaction. Returns it.
   Trial create_running_trial(int64_t study_id,
                              const std::vector<std::pair<std::string, Distribution>>& distributions,
-                             const std::vector<double>& values, const nlohmann::json& user_attrs);
+                             const std::vector<double>& values, const nlohmann::json& user_attrs,
+                             const nlohmann::json& system_attrs = nlohmann::json::object());
 
   // Values, user attrs, state COMPLETE and datetime_complete in one transaction.
   // Throws InputError when a value is NaN or the count differs from the
@@ -101,6 +103,12 @@ class SqliteStore {
 
   // Every trial of the study, by number.
   std::vector<Trial> load_trials(int64_t study_id) const;
+
+  // Each parameter name of the study with its distribution as first stored
+  // (the row Optuna's compatibility rule checks against, §3.4); empty when the
+  // study has no trial with parameters. Used to compare a resumed job's search
+  // space with the study's.
+  std::vector<std::pair<std::string, Distribution>> study_distributions(int64_t study_id) const;
 
  private:
   SqliteStore(std::filesystem::path path, sqlite3* db, bool is_read_only, StoreOptions options);
