@@ -412,6 +412,7 @@ void dequantize(GgmlType type, std::span<const uint8_t> bytes, std::span<float> 
   ABL_ASSERT(static_cast<int64_t>(bytes.size()) == n_blocks * traits.block_bytes,
              "{} blocks of {} need {} bytes, got {}", n_blocks, traits.name, n_blocks * traits.block_bytes,
              bytes.size());
+  if (n_blocks == 0) return;  // an empty tensor: its spans may hold null pointers, which memcpy must not see
   const uint8_t* src = bytes.data();
   float* dst = out.data();
   if (type == GgmlType::f32) {
