@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/model/builtin_chat_templates.hpp"
 #include "abliterate/model/safetensors_writer.hpp"
 #include "abliterate/model/tensor_names.hpp"
 #include "abliterate/model/tiny_chat_templates.hpp"
@@ -36,57 +37,6 @@ constexpr double kTinyNormStd = 0.1;  // around 0 for Gemma (gain 1 + w), around
 constexpr double kTinyLlamaRopeTheta = 500000.0;
 constexpr double kTinyLlama3Factor = 32.0;
 constexpr int64_t kTinyLlama3OriginalMaxPositions = 8192;
-
-// HF's Gemma 3 chat template (chat_template.jinja of google/gemma-3-270m-it;
-// spec §2), newlines inside string literals included.
-constexpr const char* kGemma3ChatTemplate = R"TEMPLATE({{ bos_token }}
-{%- if messages[0]['role'] == 'system' -%}
-    {%- if messages[0]['content'] is string -%}
-        {%- set first_user_prefix = messages[0]['content'] + '
-
-' -%}
-    {%- else -%}
-        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '
-
-' -%}
-    {%- endif -%}
-    {%- set loop_messages = messages[1:] -%}
-{%- else -%}
-    {%- set first_user_prefix = "" -%}
-    {%- set loop_messages = messages -%}
-{%- endif -%}
-{%- for message in loop_messages -%}
-    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}
-        {{ raise_exception("Conversation roles must alternate user/assistant/user/assistant/...") }}
-    {%- endif -%}
-    {%- if (message['role'] == 'assistant') -%}
-        {%- set role = "model" -%}
-    {%- else -%}
-        {%- set role = message['role'] -%}
-    {%- endif -%}
-    {{ '<start_of_turn>' + role + '
-' + (first_user_prefix if loop.first else "") }}
-    {%- if message['content'] is string -%}
-        {{ message['content'] | trim }}
-    {%- elif message['content'] is iterable -%}
-        {%- for item in message['content'] -%}
-            {%- if item['type'] == 'image' -%}
-                {{ '<start_of_image>' }}
-            {%- elif item['type'] == 'text' -%}
-                {{ item['text'] | trim }}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- else -%}
-        {{ raise_exception("Invalid content type") }}
-    {%- endif -%}
-    {{ '<end_of_turn>
-' }}
-{%- endfor -%}
-{%- if add_generation_prompt -%}
-    {{'<start_of_turn>model
-'}}
-{%- endif -%}
-)TEMPLATE";
 
 void write_text(const std::filesystem::path& path, const std::string& text) {
   std::filesystem::path temp_path = path;
@@ -407,7 +357,7 @@ void write_tiny_model(const std::filesystem::path& folder, const TinyModelOption
     const auto vocab_size = static_cast<int64_t>(tokenizer.at("model").at("vocab").size());
     write_text(folder / "config.json", tiny_config_json(options, vocab_size).dump(2) + "\n");
     write_text(folder / "tokenizer.json", tokenizer.dump(2) + "\n");
-    write_text(folder / "chat_template.jinja", kGemma3ChatTemplate);
+    write_text(folder / "chat_template.jinja", std::string(kGemma3ChatTemplate));
     write_safetensors(folder / "model.safetensors", tiny_weights(options, vocab_size));
     return;
   }
