@@ -1,6 +1,8 @@
 // abliterate: a distributed study runner for directional ablation of refusal
 // behaviour. Parses the command line and dispatches to a subcommand; every
 // abliterate::Error ends here as one line on stderr and exit code 1.
+#include <cstdio>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -9,6 +11,9 @@
 
 int main(int argc, char** argv) {
   using namespace abliterate;
+  // Progress lines must reach a Slurm output file or a pipe as they are
+  // printed, not when a full buffer is flushed at exit.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"abliterate: find and ablate refusal directions with a multi-objective TPE study, on MPI"};
   app.require_subcommand(1);
 

@@ -136,13 +136,6 @@ ConvertedConfig convert_heretic_config(const std::string& toml_text, const std::
   json& job = converted.job;
   job = toml_to_json(table, file, "");
 
-  // batch_size 0 asks Heretic to benchmark batch sizes (spec §3.5), which is
-  // not implemented here.
-  if (const char* key = key_name(JobKey::batch_size); job.contains(key) && job[key] == 0) {
-    converted.notes.push_back(fmt::format("batch_size: 0 (choose automatically) is not supported yet; the default {} applies",
-                                          Job{}.batch_size));
-    job.erase(key);
-  }
   convert_dtypes(job, converted.notes);
   return converted;
 }

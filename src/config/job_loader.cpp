@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -135,6 +136,63 @@ std::vector<ChainOfThoughtSkip> read_chain_of_thought_skips(const json& pairs, c
   return skips;
 }
 
+// enqueue_trials: Heretic's printed form of a trial's parameters, flat keys
+// "<component>.<field>" (the names of its Optuna parameters).
+constexpr const char* kDirectionIndexKey = "direction_index";
+constexpr const char* kPerLayer = "per layer";
+constexpr std::array<const char*, 2> kComponentNames = {"attn.o_proj", "mlp.down_proj"};
+
+method::ComponentParams& component_of(method::AblationParams& params, size_t component_idx) {
+  return component_idx == 0 ? params.attn_o_proj : params.mlp_down_proj;
+}
+const method::ComponentParams& component_of(const method::AblationParams& params, size_t component_idx) {
+  return component_idx == 0 ? params.attn_o_proj : params.mlp_down_proj;
+}
+
+std::vector<method::AblationParams> read_enqueue_trials(const json& items, const std::string& file) {
+  std::vector<method::AblationParams> trials;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const json& item = items[i];
+    method::AblationParams params;
+    const json& index = item.at(kDirectionIndexKey);
+    if (index.is_number()) {
+      params.direction_index = index.get<double>();
+    } else {
+      ABL_CHECK(index.get<std::string>() == kPerLayer, InputError,
+                "{}: {}[{}].{}: expected a float layer index or \"{}\", got {}", file,
+                key_name(JobKey::enqueue_trials), i, kDirectionIndexKey, kPerLayer, index.dump());
+    }
+    for (size_t c = 0; c < kComponentNames.size(); ++c) {
+      const std::string prefix = std::string(kComponentNames[c]) + ".";
+      method::ComponentParams& component = component_of(params, c);
+      component.max_weight = item.at(prefix + "max_weight").get<double>();
+      component.max_weight_position = item.at(prefix + "max_weight_position").get<double>();
+      component.min_weight = item.at(prefix + "min_weight").get<double>();
+      component.min_weight_distance = item.at(prefix + "min_weight_distance").get<double>();
+    }
+    trials.push_back(params);
+  }
+  return trials;
+}
+
+json enqueue_trials_to_json(const std::vector<method::AblationParams>& trials) {
+  json items = json::array();
+  for (const method::AblationParams& params : trials) {
+    json item = json::object();
+    item[kDirectionIndexKey] = params.direction_index ? json(*params.direction_index) : json(kPerLayer);
+    for (size_t c = 0; c < kComponentNames.size(); ++c) {
+      const std::string prefix = std::string(kComponentNames[c]) + ".";
+      const method::ComponentParams& component = component_of(params, c);
+      item[prefix + "max_weight"] = component.max_weight;
+      item[prefix + "max_weight_position"] = component.max_weight_position;
+      item[prefix + "min_weight"] = component.min_weight;
+      item[prefix + "min_weight_distance"] = component.min_weight_distance;
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
 // The placements a worker understands (Heretic's device_map may also be a
 // per-module mapping, which has no meaning with one device per worker).
 constexpr const char* kDeviceNames[] = {"auto", "cpu", "cuda"};
@@ -213,6 +271,9 @@ Job typed_job(const json& document, const std::filesystem::path& source_path) {
   if (const json* v = find(JobKey::study_name)) job.study_name = v->get<std::string>();
   if (const json* v = find(JobKey::seed)) job.seed = v->get<uint64_t>();
   if (const json* v = find(JobKey::study_checkpoint_dir)) job.study_checkpoint_dir = v->get<std::string>();
+  if (const json* v = find(JobKey::enqueue_trials)) {
+    job.enqueue_trials = read_enqueue_trials(*v, file_label(source_path));
+  }
 
   if (const json* v = find(JobKey::refusal_markers)) job.refusal_markers = v->get<std::vector<std::string>>();
   if (const json* v = find(JobKey::system_prompt)) job.system_prompt = v->get<std::string>();
@@ -298,6 +359,7 @@ json job_to_json(const Job& job) {
   out[key_name(JobKey::study_name)] = job.study_name;
   out[key_name(JobKey::seed)] = job.seed;
   out[key_name(JobKey::study_checkpoint_dir)] = job.study_checkpoint_dir;
+  out[key_name(JobKey::enqueue_trials)] = enqueue_trials_to_json(job.enqueue_trials);
 
   out[key_name(JobKey::refusal_markers)] = job.refusal_markers;
   out[key_name(JobKey::system_prompt)] = job.system_prompt;

@@ -10,14 +10,17 @@
 #include <fmt/ranges.h>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/config/job_keys.hpp"
 #include "abliterate/config/job_loader.hpp"
 #include "abliterate/dist/preparation.hpp"
 #include "abliterate/dist/study_inputs.hpp"
 #include "abliterate/dist/task_runner.hpp"
 #include "abliterate/dist/trial_loop.hpp"
+#include "abliterate/dist/worker_setup.hpp"
 #include "abliterate/study/objectives.hpp"
 #include "abliterate/study/pareto.hpp"
 #include "abliterate/study/resume_check.hpp"
+#include "abliterate/study/search_space.hpp"
 #include "abliterate/study/sqlite_store.hpp"
 #include "abliterate/study/store_run_lock.hpp"
 
@@ -29,6 +32,8 @@ constexpr const char* kInterruptedReason = "interrupted";
 // Optuna's system attrs of a retried trial (RetryFailedTrialCallback).
 constexpr const char* kFailedTrialAttr = "failed_trial";
 constexpr const char* kRetryHistoryAttr = "retry_history";
+// Optuna's system attr of an enqueued trial (enqueue_trial).
+constexpr const char* kFixedParamsAttr = "fixed_params";
 
 struct OpenedStudy {
   int64_t study_id = 0;
@@ -71,6 +76,41 @@ void requeue_interrupted(const std::vector<study::Trial>& trials, const std::vec
         {{kFailedTrialAttr, trial.system_attrs.value(kFailedTrialAttr, nlohmann::json(trial.number))},
          {kRetryHistoryAttr, std::move(history)}});
   }
+}
+
+// The job's enqueue_trials as the sampler's values. Checked before the store
+// is touched: a set outside the search space is an input error.
+std::vector<study::ParamValues> encode_enqueued(const config::Job& job, const std::vector<study::ParamSpec>& space) {
+  std::vector<study::ParamValues> enqueued;
+  for (size_t i = 0; i < job.enqueue_trials.size(); ++i) {
+    enqueued.push_back(study::encode_params(
+        space, job.enqueue_trials[i],
+        fmt::format("{}: {}[{}]", job.source_path.string(), config::key_name(config::JobKey::enqueue_trials), i)));
+  }
+  return enqueued;
+}
+
+// Queues the enqueued sets the study has not seen, after the interrupted
+// trials (Optuna's enqueue_trial with skip_if_exists): a trial whose
+// `fixed_params` equal a set's is that set, whatever its state, so a resumed
+// run never repeats one.
+void queue_enqueued(const std::vector<study::ParamValues>& enqueued, const std::vector<study::Trial>& trials,
+                    const std::vector<study::ParamSpec>& space, OpenedStudy& opened) {
+  std::vector<nlohmann::json> seen;
+  for (const study::Trial& trial : trials) {
+    const auto fixed = trial.system_attrs.find(kFixedParamsAttr);
+    if (fixed != trial.system_attrs.end()) seen.push_back(*fixed);
+  }
+  int64_t n_queued = 0;
+  for (const study::ParamValues& values : enqueued) {
+    nlohmann::json fixed = study::fixed_params_attr(space, values);
+    if (std::find(seen.begin(), seen.end(), fixed) != seen.end()) continue;
+    seen.push_back(fixed);
+    opened.requeued.push_back(values);
+    opened.requeued_system_attrs.push_back({{kFixedParamsAttr, std::move(fixed)}});
+    ++n_queued;
+  }
+  if (n_queued > 0) fmt::print("* {} enqueued trial(s) will run before sampled ones\n", n_queued);
 }
 
 // Refuses to continue a study that is not ours, or whose trials were measured
@@ -119,7 +159,7 @@ int64_t check_resumable(const config::Job& job, const RunOptions& options, const
 // settings attr is (re)written with this run's budget, as Heretic's "run
 // additional trials" does.
 OpenedStudy open_study(const config::Job& job, const RunOptions& options, study::SqliteStore& store,
-                       const std::vector<study::ParamSpec>& space) {
+                       const std::vector<study::ParamSpec>& space, const std::vector<study::ParamValues>& enqueued) {
   OpenedStudy opened;
   nlohmann::json settings = config::job_to_json(job);
   if (auto existing = store.find_study(job.study_name)) {
@@ -129,8 +169,10 @@ OpenedStudy open_study(const config::Job& job, const RunOptions& options, study:
     opened.n_trials = options.n_trials.value_or(std::max(job.n_trials, stored_n_trials));
     fmt::print("Resuming existing study \"{}\" in {}.\n", job.study_name, store.path().string());
     store.fail_running_trials(opened.study_id, kInterruptedReason);
-    requeue_interrupted(store.load_trials(opened.study_id), space, opened);
+    const std::vector<study::Trial> trials = store.load_trials(opened.study_id);
+    requeue_interrupted(trials, space, opened);
     if (!opened.requeued.empty()) fmt::print("* {} interrupted trial(s) will run again first\n", opened.requeued.size());
+    queue_enqueued(enqueued, trials, space, opened);
     settings["n_trials"] = opened.n_trials;
     store.set_study_user_attr(opened.study_id, study::kSettingsAttr, settings);
     const int64_t n_complete = store.count_trials(opened.study_id, study::TrialState::COMPLETE);
@@ -144,6 +186,7 @@ OpenedStudy open_study(const config::Job& job, const RunOptions& options, study:
   opened.study_id = store.create_study(job.study_name, {study::Direction::MINIMIZE, study::Direction::MINIMIZE}, attrs);
   const auto names = study::objective_names(job.objectives);
   store.set_study_system_attr(opened.study_id, "study:metric_names", nlohmann::json::array({names[0], names[1]}));
+  queue_enqueued(enqueued, {}, space, opened);
   return opened;
 }
 
@@ -161,21 +204,21 @@ void run_study(const config::Job& job, const RunOptions& options, WorkerPool& po
              inputs.bad.size(), inputs.good_evaluation.size(), inputs.bad_evaluation.size());
 
   fmt::print("Loading model {} on {} worker(s)...\n", job.model, pool.n_workers());
-  Message setup{MessageType::setup, {{"job", config::job_to_json(job)}, {"job_path", job.source_path.string()}}, {}};
-  const std::vector<Message> ready = broadcast(pool, setup, MessageType::ready);
+  if (job.batch_size == 0) fmt::print("Determining optimal batch size on each worker...\n");
+  const std::vector<Message> ready = broadcast(pool, setup_message(job, inputs), MessageType::ready);
   const int64_t n_layers = ready.front().meta.at("n_layers").get<int64_t>();
   for (size_t worker_idx = 0; worker_idx < ready.size(); ++worker_idx) {
-    fmt::print("* {}: {} ({} threads)\n", pool.worker_name(static_cast<int>(worker_idx)),
-               ready[worker_idx].meta.value("device", "?"), ready[worker_idx].meta.value("threads", 0));
+    print_worker_ready(pool.worker_name(static_cast<int>(worker_idx)), ready[worker_idx]);
   }
   fmt::print("* Transformer model with {} layers\n", n_layers);
   const std::vector<study::ParamSpec> space = study::heretic_search_space(n_layers);
+  const std::vector<study::ParamValues> enqueued = encode_enqueued(job, space);
 
   std::unique_ptr<study::SqliteStore> store = study::SqliteStore::open(job.store);
   // A store this run created. The lock outlives the store (declared first),
   // as StoreRunLock requires.
   if (!run_lock) run_lock.emplace(job.store);
-  OpenedStudy opened = open_study(job, options, *store, space);
+  OpenedStudy opened = open_study(job, options, *store, space, enqueued);
   const int64_t n_trials = opened.n_trials;
 
   PreparationResult prepared = prepare_study(job, inputs, pool);

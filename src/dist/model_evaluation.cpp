@@ -8,6 +8,7 @@
 #include "abliterate/config/job_loader.hpp"
 #include "abliterate/dist/study_inputs.hpp"
 #include "abliterate/dist/worker.hpp"
+#include "abliterate/dist/worker_setup.hpp"
 #include "abliterate/evaluate/kl_divergence.hpp"
 #include "abliterate/evaluate/refusal.hpp"
 #include "abliterate/method/response_prefix.hpp"
@@ -25,9 +26,9 @@ Message ask(Worker& worker, Message task, MessageType expected) {
   return std::move(*reply);
 }
 
-void set_up(Worker& worker, const config::Job& job) {
-  ask(worker, Message{MessageType::setup, {{"job", config::job_to_json(job)}, {"job_path", job.source_path.string()}}, {}},
-      MessageType::ready);
+void set_up(Worker& worker, const config::Job& job, const StudyInputs& inputs) {
+  if (job.batch_size == 0) fmt::print("Determining optimal batch size...\n");
+  print_worker_ready("worker", ask(worker, setup_message(job, inputs), MessageType::ready));
 }
 
 torch::Tensor logprobs(Worker& worker, const std::vector<data::Prompt>& prompts, const std::string& prefix) {
@@ -102,7 +103,7 @@ ModelEvaluation evaluate_model(const config::Job& job, const std::filesystem::pa
   } else {
     Worker base(WorkerPlacement{});
     fmt::print("Loading model {}...\n", job.model);
-    set_up(base, job);
+    set_up(base, job, inputs);
     result.response_prefix = detect_prefix(base, job, inputs);
     fmt::print("* Obtaining first-token probability distributions...\n");
     baseline_logprobs = logprobs(base, inputs.good_evaluation, result.response_prefix);
@@ -115,7 +116,7 @@ ModelEvaluation evaluate_model(const config::Job& job, const std::filesystem::pa
   other_job.model = std::filesystem::absolute(other_model).string();
   Worker other(WorkerPlacement{});
   fmt::print("Loading model {}...\n", other_model.string());
-  set_up(other, other_job);
+  set_up(other, other_job, inputs);
   fmt::print("* Obtaining first-token probability distributions...\n");
   const torch::Tensor other_logprobs = logprobs(other, inputs.good_evaluation, result.response_prefix);
   ABL_CHECK(other_logprobs.sizes() == baseline_logprobs.sizes(), InputError,

@@ -6,6 +6,7 @@
 
 #include "abliterate/common/error.hpp"
 #include "abliterate/config/job_loader.hpp"
+#include "abliterate/evaluate/batch_size_search.hpp"
 #include "abliterate/evaluate/evaluator.hpp"
 #include "abliterate/evaluate/kl_divergence.hpp"
 #include "abliterate/method/ablation.hpp"
@@ -51,6 +52,10 @@ std::vector<std::string> render_prompts(const model::Model& model, const nlohman
                        response_prefix);
   }
   return rendered;
+}
+
+nlohmann::json optional_json(const std::optional<double>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
 Message failure(const std::string& reason, std::optional<int64_t> trial_id = std::nullopt) {
@@ -102,6 +107,19 @@ Message Worker::on_setup(const Message& task) {
     }
   }
   ABL_CHECK(model_ != nullptr, InputError, "failed to load the model with every configured dtype:{}", errors);
+  nlohmann::json batch_size_trials = nlohmann::json::array();
+  if (job_->batch_size == 0) {
+    // Each worker times its own device, so unlike GPUs may settle on unlike sizes.
+    const evaluate::BatchSizeChoice choice =
+        evaluate::choose_batch_size(*model_, render_prompts(*model_, task.meta.at("batch_size_prompts"), ""),
+                                    job_->max_batch_size, job_->max_response_length);
+    job_->batch_size = choice.batch_size;
+    for (const evaluate::BatchSizeTrial& trial : choice.trials) {
+      batch_size_trials.push_back({{"batch_size", trial.batch_size},
+                                   {"tokens_per_second", optional_json(trial.tokens_per_second)},
+                                   {"error", trial.error}});
+    }
+  }
   evaluator_ = std::make_unique<evaluate::Evaluator>(
       *model_, evaluate::RefusalDetector(job_->refusal_markers),
       evaluate::EvaluatorOptions{.batch_size = job_->batch_size, .max_response_length = job_->max_response_length});
@@ -111,7 +129,9 @@ Message Worker::on_setup(const Message& task) {
                   {"hidden_size", cfg.hidden_size},
                   {"vocab_size", cfg.vocab_size},
                   {"device", model_->device().str()},
-                  {"threads", torch::get_num_threads()}},
+                  {"threads", torch::get_num_threads()},
+                  {"batch_size", job_->batch_size},
+                  {"batch_size_trials", std::move(batch_size_trials)}},
                  {}};
 }
 

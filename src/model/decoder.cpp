@@ -117,21 +117,24 @@ torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, cons
     layer_allowed = allowed.narrow(3, allowed.size(3) - k.size(2), k.size(2));
   }
 
-  // GQA: kv head j serves query heads j*g .. j*g+g-1 (HF repeat_kv).
+  // GQA: kv head j serves query heads j*g .. j*g+g-1 (HF repeat_kv). Rather
+  // than copying k and v g times, the g query heads of a group are stacked
+  // along T, [B,Hkv,g*T,D], and meet their one kv head in a single matmul.
   const int64_t group = config_.n_heads / config_.n_kv_heads;
-  if (group > 1) {
-    k = k.repeat_interleave(group, 1);  // [B,H,S,D]
-    v = v.repeat_interleave(group, 1);  // [B,H,S,D]
-  }
+  const int64_t n_keys = k.size(2);
+  const torch::Tensor q_grouped = q.reshape({batch, config_.n_kv_heads, group * n_new, head_dim});  // [B,Hkv,g*T,D]
   const double scaling = std::pow(config_.query_pre_attn_scalar, -0.5);
-  torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) * scaling;  // model dtype [B,H,T,S]
+  torch::Tensor scores = torch::matmul(q_grouped, k.transpose(-1, -2)).view({batch, config_.n_heads, n_new, n_keys}) *
+                         scaling;  // model dtype [B,H,T,S]
   if (config_.attn_logit_softcapping > 0) {
     scores = torch::tanh(scores / config_.attn_logit_softcapping) * config_.attn_logit_softcapping;
   }
   scores = scores.to(torch::kFloat32).masked_fill(layer_allowed.logical_not(), -std::numeric_limits<float>::infinity());
   const torch::Tensor probs = torch::softmax(scores, -1).to(x.scalar_type());  // [B,H,T,S]
-  const torch::Tensor context =
-      torch::matmul(probs, v).transpose(1, 2).reshape({batch, n_new, config_.n_heads * head_dim});  // [B,T,H*D]
+  const torch::Tensor context = torch::matmul(probs.reshape({batch, config_.n_kv_heads, group * n_new, n_keys}), v)
+                                    .view({batch, config_.n_heads, n_new, head_dim})
+                                    .transpose(1, 2)
+                                    .reshape({batch, n_new, config_.n_heads * head_dim});  // [B,T,H*D]
   torch::Tensor y = torch::linear(context, w.o_proj);                                              // [B,T,d]
   if (hook != nullptr) y = hook->apply(Projection::attn_o_proj, layer_idx, y);
   return y;

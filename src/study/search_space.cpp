@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -145,6 +146,54 @@ method::AblationParams decode_params(const std::vector<ParamSpec>& space, const 
   params.attn_o_proj = decode_component(space, values, kAttnOProj);
   params.mlp_down_proj = decode_component(space, values, kMlpDownProj);
   return params;
+}
+
+ParamValues encode_params(const std::vector<ParamSpec>& space, const method::AblationParams& params,
+                          const std::string& place) {
+  std::map<std::string, double> by_name;
+  const auto& scope = std::get<CategoricalDistribution>(spec_of(space, kDirectionScope).distribution);
+  const std::string_view choice = params.direction_index ? kScopeGlobal : kScopePerLayer;
+  by_name[std::string(kDirectionScope)] = static_cast<double>(
+      std::find(scope.choices.begin(), scope.choices.end(), choice) - scope.choices.begin());
+  const auto& index_range = std::get<FloatDistribution>(spec_of(space, kDirectionIndex).distribution);
+  by_name[std::string(kDirectionIndex)] = params.direction_index.value_or((index_range.low + index_range.high) / 2);
+  for (std::string_view component : kComponents) {
+    const method::ComponentParams& p = component == kAttnOProj ? params.attn_o_proj : params.mlp_down_proj;
+    by_name[param_name(component, kMaxWeight)] = p.max_weight;
+    by_name[param_name(component, kMaxWeightPosition)] = p.max_weight_position;
+    // The sampler's min_weight is a fraction of max_weight (method spec §7.2).
+    by_name[param_name(component, kMinWeight)] = p.max_weight > 0 ? p.min_weight / p.max_weight : 0;
+    by_name[param_name(component, kMinWeightDistance)] = p.min_weight_distance;
+  }
+  ParamValues values;
+  for (const ParamSpec& spec : space) {
+    const auto found = by_name.find(spec.name);
+    ABL_CHECK(found != by_name.end(), InputError, "{}: the search space's parameter \"{}\" has no value", place,
+              spec.name);
+    if (const auto* range = std::get_if<FloatDistribution>(&spec.distribution)) {
+      // min_weight is checked as the sampler holds it, a fraction of max_weight.
+      const std::string label = spec.name.ends_with(kMinWeight) ? spec.name + " / max_weight" : spec.name;
+      ABL_CHECK(found->second >= range->low && found->second <= range->high, InputError,
+                "{}: {} = {} lies outside this model's search space [{}, {}]", place, label, found->second,
+                range->low, range->high);
+    }
+    values.push_back(found->second);
+  }
+  return values;
+}
+
+json fixed_params_attr(const std::vector<ParamSpec>& space, const ParamValues& values) {
+  ABL_CHECK(space.size() == values.size(), InputError,
+            "search space: expected one value per parameter ({}), got {}", space.size(), values.size());
+  json fixed = json::object();
+  for (size_t idx = 0; idx < space.size(); ++idx) {
+    if (const auto* categorical = std::get_if<CategoricalDistribution>(&space[idx].distribution)) {
+      fixed[space[idx].name] = categorical->choices.at(static_cast<size_t>(values[idx]));
+    } else {
+      fixed[space[idx].name] = values[idx];
+    }
+  }
+  return fixed;
 }
 
 json ablation_user_attrs(const method::AblationParams& params) {

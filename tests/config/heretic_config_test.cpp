@@ -36,7 +36,7 @@ TEST(HereticConfigTest, EverySettingConvertsAndLoads) {
   EXPECT_EQ(job.device, "cpu");  // device_map stands for device
   EXPECT_EQ(job.max_memory, (std::map<std::string, std::string>{{"0", "20GB"}, {"cpu", "64GB"}}));
   EXPECT_EQ(job.trust_remote_code, std::optional<bool>(true));
-  EXPECT_EQ(job.batch_size, Job{}.batch_size);  // 0 = auto is left out
+  EXPECT_EQ(job.batch_size, 0);  // auto-detection, as in Heretic
   EXPECT_EQ(job.max_batch_size, 64);
   EXPECT_EQ(job.max_response_length, 20);
   EXPECT_TRUE(job.print_responses);
@@ -70,7 +70,6 @@ TEST(HereticConfigTest, EverySettingConvertsAndLoads) {
   EXPECT_EQ(job.bad_evaluation_prompts.dataset, "datasets/harmful");
 
   // The values left out are said in comments at the top.
-  EXPECT_NE(yaml.find("# batch_size: 0 (choose automatically) is not supported yet"), std::string::npos);
   EXPECT_NE(yaml.find("# dtypes: \"auto\" left out"), std::string::npos);
 }
 

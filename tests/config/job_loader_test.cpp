@@ -63,7 +63,7 @@ TEST(JobLoader, MinimalJobHasHereticDefaults) {
   // method spec §2
   EXPECT_EQ(job.dtypes, std::vector<DType>{DType::float32});
   EXPECT_EQ(job.device, "auto");
-  EXPECT_EQ(job.batch_size, 8);
+  EXPECT_EQ(job.batch_size, 0);  // Heretic's auto-detection
   EXPECT_EQ(job.max_batch_size, 128);
   EXPECT_EQ(job.max_response_length, 100);
   EXPECT_EQ(job.kl_divergence_scale, 1.0);
@@ -223,10 +223,7 @@ TEST(JobLoader, ValueOutOfRange) {
             "jobs/x.yaml: seed: expected an integer in [0, 4294967295], got 4294967296");
   EXPECT_EQ(error_of("model: m\nrefusal_markers: [sorry, '']\n"),
             "jobs/x.yaml: refusal_markers[1]: expected a non-empty string, got \"\"");
-  // Heretic's batch_size 0 = auto gets a hint.
-  EXPECT_EQ(error_of("model: m\nbatch_size: 0\n"),
-            "jobs/x.yaml: batch_size: expected an integer >= 1, got 0 (Heretic's 0 = auto-detect is not supported "
-            "yet; set a batch size such as 8)");
+  EXPECT_EQ(error_of("model: m\nbatch_size: -1\n"), "jobs/x.yaml: batch_size: expected an integer >= 0, got -1");
 }
 
 TEST(JobLoader, MissingRequiredModel) {
@@ -284,6 +281,11 @@ Job non_default_job() {
   job.residual_plot_title = "t";
   job.residual_plot_style = "st";
   job.study_checkpoint_dir = "ck";
+  method::AblationParams enqueued;
+  enqueued.attn_o_proj = {.max_weight = 1.19, .max_weight_position = 14.72, .min_weight = 0.16, .min_weight_distance = 2.27};
+  enqueued.mlp_down_proj = {.max_weight = 1.47, .max_weight_position = 12.86, .min_weight = 0.81, .min_weight_distance = 7.47};
+  job.enqueue_trials = {enqueued, enqueued};
+  job.enqueue_trials[1].direction_index = 10.5;
   job.batch_size = 3;
   job.max_batch_size = 9;
   job.max_response_length = 7;
@@ -434,6 +436,37 @@ TEST(JobLoader, DeviceMapStandsForDeviceUnlessDeviceIsSet) {
   EXPECT_EQ(parse_job("model: m\ndevice_map: cpu\ndevice: cuda\n", "x.yaml").device, "cuda");
   EXPECT_EQ(error_of("model: m\ndevice_map: balanced\n"),
             "jobs/x.yaml: device_map: expected one of auto, cpu, cuda (one device per worker); got \"balanced\"");
+}
+
+TEST(JobLoader, EnqueueTrialsInHereticsPrintedForm) {
+  const std::string card =
+      "  - direction_index: per layer\n"
+      "    attn.o_proj.max_weight: 1.19\n    attn.o_proj.max_weight_position: 14.72\n"
+      "    attn.o_proj.min_weight: 0.16\n    attn.o_proj.min_weight_distance: 2.27\n"
+      "    mlp.down_proj.max_weight: 1.47\n    mlp.down_proj.max_weight_position: 12.86\n"
+      "    mlp.down_proj.min_weight: 0.81\n    mlp.down_proj.min_weight_distance: 7.47\n";
+  const Job job = parse_job("model: m\nenqueue_trials:\n" + card, "jobs/x.yaml");
+  ASSERT_EQ(job.enqueue_trials.size(), 1u);
+  const method::AblationParams& p = job.enqueue_trials[0];
+  EXPECT_FALSE(p.direction_index.has_value());
+  EXPECT_EQ(p.attn_o_proj.max_weight_position, 14.72);
+  EXPECT_EQ(p.attn_o_proj.min_weight, 0.16);
+  EXPECT_EQ(p.mlp_down_proj.max_weight, 1.47);
+  EXPECT_EQ(p.mlp_down_proj.min_weight_distance, 7.47);
+
+  std::string global = card;
+  global.replace(global.find("per layer"), 9, "11.5");
+  EXPECT_EQ(parse_job("model: m\nenqueue_trials:\n" + global, "jobs/x.yaml").enqueue_trials[0].direction_index,
+            std::optional<double>(11.5));
+
+  std::string typo = card;
+  typo.replace(typo.find("per layer"), 9, "per-layer");
+  EXPECT_EQ(error_of("model: m\nenqueue_trials:\n" + typo),
+            "jobs/x.yaml: enqueue_trials[0].direction_index: expected a float layer index or \"per layer\", got "
+            "\"per-layer\"");
+  std::string missing = card.substr(0, card.find("    mlp.down_proj.min_weight_distance"));
+  EXPECT_NE(error_of("model: m\nenqueue_trials:\n" + missing).find("mlp.down_proj.min_weight_distance"),
+            std::string::npos);
 }
 
 TEST(JobLoader, ChainOfThoughtSkipMustBeAPair) {

@@ -14,6 +14,7 @@ cat > config.toml <<TOML
 dtypes = ["auto", "float32"]
 device_map = "cpu"
 batch_size = 0
+max_batch_size = 8
 max_response_length = 6
 n_trials = 1
 n_startup_trials = 1
@@ -45,7 +46,7 @@ set +e; "$ABLITERATE" convert-config config.toml > /dev/null 2> nomodel.err; rc=
 [ $rc -ne 0 ] && grep -qF "config.toml: model: not set; pass --model" nomodel.err || { cat nomodel.err; fail "missing model"; }
 
 "$ABLITERATE" convert-config config.toml --model "$TINY_MODEL" > job.yaml
-grep -qF '# batch_size: 0 (choose automatically)' job.yaml || { cat job.yaml; fail "no note on batch_size 0"; }
+grep -qF 'batch_size: 0' job.yaml || { cat job.yaml; fail "batch_size 0 (auto) not converted"; }
 grep -qF 'kl_divergence_target: 0.02' job.yaml || { cat job.yaml; fail "kl_divergence_target not converted"; }
 "$ABLITERATE" validate job.yaml > validate.out || { cat validate.out; fail "converted job does not validate"; }
 
@@ -66,6 +67,9 @@ awk -v k="$(kl other.out)" 'BEGIN { exit !(k > 0) }' || fail "KL of another seed
 # The model against itself refuses exactly as often as its baseline.
 [ "$(refusals self.out)" = "$(sed -n 's/^\* Initial refusals: //p' self.out)" ] || fail "self refusals differ from R0"
 grep -q "Checking for common response prefix" self.out || fail "no prefix detection"
+# batch_size 0: each model's worker times batch sizes 1, 2, 4 and 8 (max_batch_size) and picks one.
+[ "$(grep -c 'Trying batch size .*Ok' self.out)" -eq 8 ] || { cat self.out; fail "expected 4 timed batch sizes per model"; }
+grep -q "Chosen batch size: " self.out || fail "no chosen batch size"
 
 # Without --model the job's evaluate_model is used, relative to the job file.
 # print_responses prints every bad evaluation prompt's response, for both models.

@@ -139,3 +139,58 @@ TEST(SearchSpace, UserAttrsAreHereticsAndRoundTrip) {
 }
 
 }  // namespace abliterate::study
+
+namespace abliterate::study {
+namespace {
+
+// The seed model card's parameters for Gemma 3 270M (18 layers).
+method::AblationParams card_params() {
+  method::AblationParams p;
+  p.attn_o_proj = {.max_weight = 1.19, .max_weight_position = 14.72, .min_weight = 0.16, .min_weight_distance = 2.27};
+  p.mlp_down_proj = {.max_weight = 1.47, .max_weight_position = 12.86, .min_weight = 0.81, .min_weight_distance = 7.47};
+  return p;  // direction_index unset: "per layer"
+}
+
+TEST(SearchSpace, EncodeIsTheInverseOfDecode) {
+  const std::vector<ParamSpec> space = heretic_search_space(18);
+  const method::AblationParams card = card_params();
+  const ParamValues values = encode_params(space, card, "job.yaml: enqueue_trials[0]");
+  EXPECT_EQ(values[0], 1);     // "per layer"
+  EXPECT_DOUBLE_EQ(values[1], 11.05);  // the middle of [6.8, 15.3], unused by "per layer"
+  EXPECT_DOUBLE_EQ(values[4], 0.16 / 1.19);  // min_weight as the sampler holds it
+  const method::AblationParams back = decode_params(space, values);
+  EXPECT_FALSE(back.direction_index.has_value());
+  EXPECT_EQ(back.attn_o_proj.max_weight_position, 14.72);
+  EXPECT_NEAR(back.attn_o_proj.min_weight, 0.16, 1e-15);
+  EXPECT_NEAR(back.mlp_down_proj.min_weight, 0.81, 1e-15);
+  EXPECT_EQ(back.mlp_down_proj.min_weight_distance, 7.47);
+
+  method::AblationParams global = card;
+  global.direction_index = 10.25;
+  const ParamValues global_values = encode_params(space, global, "here");
+  EXPECT_EQ(global_values[0], 0);
+  EXPECT_EQ(decode_params(space, global_values).direction_index, std::optional<double>(10.25));
+}
+
+TEST(SearchSpace, EncodeRejectsValuesOutsideTheSpace) {
+  const std::vector<ParamSpec> space = heretic_search_space(18);
+  method::AblationParams p = card_params();
+  p.attn_o_proj.max_weight_position = 3.0;  // below 0.6 · 17
+  ASSERT_THROWS_WITH(encode_params(space, p, "job.yaml: enqueue_trials[1]"), InputError,
+                     "job.yaml: enqueue_trials[1]: attn.o_proj.max_weight_position = 3 lies outside this model's "
+                     "search space [10.2, 17]");
+  p = card_params();
+  p.mlp_down_proj.min_weight = 2.0;  // above max_weight
+  ASSERT_THROWS_WITH(encode_params(space, p, "here"), InputError, "mlp.down_proj.min_weight / max_weight = 1.36054");
+}
+
+TEST(SearchSpace, FixedParamsAreOptunasExternalValues) {
+  const std::vector<ParamSpec> space = heretic_search_space(18);
+  const nlohmann::json fixed = fixed_params_attr(space, encode_params(space, card_params(), "here"));
+  EXPECT_EQ(fixed.at("direction_scope"), "per layer");
+  EXPECT_EQ(fixed.at("attn.o_proj.max_weight"), 1.19);
+  EXPECT_EQ(fixed.size(), space.size());
+}
+
+}  // namespace
+}  // namespace abliterate::study

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "abliterate/method/ablation_params.hpp"
+
 namespace abliterate::config {
 
 // How ablation treats the row norms of o_proj / down_proj (method spec §5.3,
@@ -98,7 +100,7 @@ struct Job {
   std::optional<std::string> evaluate_model;
 
   // --- generation ---
-  int64_t batch_size = 8;             // prompts per forward batch (Heretic: 0 = auto; auto-tuning is later work)
+  int64_t batch_size = 0;             // prompts per forward batch; 0: each worker times sizes and picks (spec §3.5)
   int64_t max_batch_size = 128;       // upper bound for auto-detection
   int64_t max_response_length = 100;  // new tokens when counting refusals
   bool print_responses = false;       // print each prompt and response while counting refusals (`evaluate`)
@@ -131,6 +133,11 @@ struct Job {
   uint64_t seed = 0;  // seeds the sampler; stored with the study
   // Heretic's journal folder; accepted, no effect: the study lives in `store`.
   std::string study_checkpoint_dir = "checkpoints";
+  // Parameters to run before any sampled trial (Optuna's enqueue_trial), in
+  // the form Heretic prints them: min_weight absolute, direction_index nullopt
+  // for "per layer". Each runs once per study; a resumed run skips the ones
+  // already in the store.
+  std::vector<method::AblationParams> enqueue_trials;
 
   // --- prompts ---
   std::vector<std::string> refusal_markers = default_refusal_markers();  // Heretic's 32, case-insensitive substrings

@@ -43,6 +43,7 @@ enum class JobKey {
   study_name,
   seed,
   study_checkpoint_dir,
+  enqueue_trials,
   refusal_markers,
   system_prompt,
   good_prompts,
@@ -54,7 +55,7 @@ enum class JobKey {
   output,
 };
 
-inline constexpr std::array<const char*, 41> kJobKeyNames = {
+inline constexpr std::array<const char*, 42> kJobKeyNames = {
     "model",
     "evaluate_model",
     "dtypes",
@@ -87,6 +88,7 @@ inline constexpr std::array<const char*, 41> kJobKeyNames = {
     "study_name",
     "seed",
     "study_checkpoint_dir",
+    "enqueue_trials",
     "refusal_markers",
     "system_prompt",
     "good_prompts",

@@ -21,7 +21,7 @@ inline constexpr uint32_t kProtocolVersion = 1;
 
 enum class MessageType : uint32_t {
   // coordinator -> worker
-  setup = 1,        // meta: {job: settings JSON}; reply: ready
+  setup = 1,        // meta: {job: settings JSON, job_path, batch_size_prompts (batch_size 0)}; reply: ready
   residuals = 2,    // meta: {role: "good"|"bad", prompts: [[system, user], ...]}; reply: residual_sums
   logprobs = 3,     // meta: {offset, prompts}; reply: logprobs
   refusals = 4,     // meta: {prompts, response_prefix, with_texts (optional)}; reply: refusal_count
@@ -30,7 +30,7 @@ enum class MessageType : uint32_t {
   stop = 7,         // no reply
   responses = 8,    // meta: {prompts, response_prefix}; reply: responses_result (prefix detection, method spec §3.4)
   // worker -> coordinator
-  ready = 101,          // meta: {n_layers, hidden_size, vocab_size, device}
+  ready = 101,          // meta: {n_layers, hidden_size, vocab_size, device, threads, batch_size, batch_size_trials}
   residual_sums = 102,  // meta: {role, count}; tensors: float64 [L+1, d]
   logprobs_result = 103,// meta: {offset}; tensors: float32 [n, V]
   refusal_count = 104,  // meta: {refusals, n, texts (when asked with_texts)}

@@ -13,12 +13,16 @@ struct ComponentParams {
   double max_weight_position = 0;    // P, a float layer index
   double min_weight = 0;             // m, ABSOLUTE (the sampler's fraction times Wmax)
   double min_weight_distance = 1;    // D, in layers
+
+  friend bool operator==(const ComponentParams&, const ComponentParams&) = default;
 };
 
 struct AblationParams {
   std::optional<double> direction_index;  // nullopt: "per layer" scope
   ComponentParams attn_o_proj;
   ComponentParams mlp_down_proj;
+
+  friend bool operator==(const AblationParams&, const AblationParams&) = default;
 };
 
 }  // namespace abliterate::method

@@ -9,6 +9,7 @@
 // columns; left padding needs nothing more. One cache per generate() call.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -19,48 +20,64 @@ namespace abliterate::model {
 
 class KvCache {
  public:
-  explicit KvCache(int64_t n_layers)
-      : keys_(static_cast<size_t>(n_layers)), values_(static_cast<size_t>(n_layers)), n_seen_(static_cast<size_t>(n_layers), 0) {}
+  explicit KvCache(int64_t n_layers) : layers_(static_cast<size_t>(n_layers)) {}
 
   // Positions seen so far (the same for every layer between forward passes),
   // whether or not a sliding layer still holds them.
-  int64_t length() const { return n_seen_.empty() ? 0 : n_seen_[0]; }
+  int64_t length() const { return layers_.empty() ? 0 : layers_[0].n_seen; }
 
   // Positions layer `layer_idx` holds now.
-  int64_t held(int64_t layer_idx) const {
-    const auto& keys = keys_[static_cast<size_t>(layer_idx)];
-    return keys.defined() ? keys.size(2) : 0;
-  }
+  int64_t held(int64_t layer_idx) const { return layers_[static_cast<size_t>(layer_idx)].n_held; }
 
   // Appends this step's keys/values of one layer, [B, Hkv, T, D] in the model
   // dtype (keys after q/k-norm and RoPE), and returns what attention sees:
   // the held positions followed by the new ones, [B, Hkv, S', D], the last S'
   // of the S = length() + T positions. Then, for window > 0 (a sliding layer),
   // forgets all but the last window-1 positions; window 0 keeps everything.
+  // The returned tensors are views of the cache's buffers, valid until the
+  // next append to the same layer.
   std::pair<torch::Tensor, torch::Tensor> append(int64_t layer_idx, const torch::Tensor& keys,
                                                  const torch::Tensor& values, int64_t window) {
-    const auto idx = static_cast<size_t>(layer_idx);
-    auto& cached_keys = keys_[idx];
-    auto& cached_values = values_[idx];
-    const torch::Tensor all_keys = cached_keys.defined() ? torch::cat({cached_keys, keys}, 2) : keys;
-    const torch::Tensor all_values = cached_values.defined() ? torch::cat({cached_values, values}, 2) : values;
-    n_seen_[idx] += keys.size(2);
-    const int64_t n_all = all_keys.size(2);
-    if (window > 0 && n_all > window - 1) {
-      // A copy, so that the forgotten positions' memory is released.
-      cached_keys = all_keys.narrow(2, n_all - (window - 1), window - 1).clone();
-      cached_values = all_values.narrow(2, n_all - (window - 1), window - 1).clone();
-    } else {
-      cached_keys = all_keys;
-      cached_values = all_values;
+    Layer& layer = layers_[static_cast<size_t>(layer_idx)];
+    const int64_t n_new = keys.size(2);
+    // Positions a sliding layer forgot at the last step still sit in front of
+    // the buffer (they were part of what that step returned): drop them now.
+    if (layer.n_stored > layer.n_held) {
+      const int64_t first_kept = layer.n_stored - layer.n_held;
+      for (torch::Tensor* buffer : {&layer.keys, &layer.values}) {
+        const torch::Tensor kept = buffer->narrow(2, first_kept, layer.n_held).clone();  // the ranges may overlap
+        buffer->narrow(2, 0, layer.n_held).copy_(kept);
+      }
+      layer.n_stored = layer.n_held;
     }
-    return {all_keys, all_values};
+    // Grow the buffers geometrically, so that a step copies only its new
+    // positions in (torch::cat would copy the whole cache every step).
+    const int64_t n_needed = layer.n_stored + n_new;
+    if (!layer.keys.defined() || layer.keys.size(2) < n_needed) {
+      const int64_t capacity = std::max<int64_t>(n_needed, layer.keys.defined() ? 2 * layer.keys.size(2) : 0);
+      for (auto [buffer, fresh] : {std::pair{&layer.keys, &keys}, std::pair{&layer.values, &values}}) {
+        torch::Tensor grown = torch::empty({fresh->size(0), fresh->size(1), capacity, fresh->size(3)}, fresh->options());
+        if (layer.n_stored > 0) grown.narrow(2, 0, layer.n_stored).copy_(buffer->narrow(2, 0, layer.n_stored));
+        *buffer = std::move(grown);
+      }
+    }
+    layer.keys.narrow(2, layer.n_stored, n_new).copy_(keys);
+    layer.values.narrow(2, layer.n_stored, n_new).copy_(values);
+    layer.n_stored = n_needed;
+    layer.n_seen += n_new;
+    layer.n_held = window > 0 ? std::min(layer.n_stored, window - 1) : layer.n_stored;
+    return {layer.keys.narrow(2, 0, layer.n_stored), layer.values.narrow(2, 0, layer.n_stored)};
   }
 
  private:
-  std::vector<torch::Tensor> keys_;    // per layer [B, Hkv, held, D]
-  std::vector<torch::Tensor> values_;  // per layer [B, Hkv, held, D]
-  std::vector<int64_t> n_seen_;        // per layer: positions appended so far
+  struct Layer {
+    torch::Tensor keys;    // [B, Hkv, capacity, D]; positions [0, n_stored) are valid
+    torch::Tensor values;  // [B, Hkv, capacity, D]
+    int64_t n_stored = 0;  // positions in the buffers: the held ones, after a sliding step also the forgotten ones before them
+    int64_t n_held = 0;    // the last n_held stored positions are kept for the next step
+    int64_t n_seen = 0;    // positions appended so far
+  };
+  std::vector<Layer> layers_;
 };
 
 }  // namespace abliterate::model

@@ -32,6 +32,17 @@ using ParamValues = std::vector<double>;
 // match `space` or a Heretic parameter is missing.
 method::AblationParams decode_params(const std::vector<ParamSpec>& space, const ParamValues& values);
 
+// The inverse of decode_params: the values that run `params` (enqueue_trials).
+// "per layer" gets direction_index at the middle of its range, since Heretic
+// samples that parameter for every scope and ignores it there. Throws
+// InputError, naming `place` and the parameter, for a value outside its range.
+ParamValues encode_params(const std::vector<ParamSpec>& space, const method::AblationParams& params,
+                          const std::string& place);
+
+// Optuna's `fixed_params` system attr of an enqueued trial: external values by
+// name, categoricals as their choice.
+nlohmann::json fixed_params_attr(const std::vector<ParamSpec>& space, const ParamValues& values);
+
 // Heretic's trial user attrs `direction_index` and `parameters` for `params`.
 nlohmann::json ablation_user_attrs(const method::AblationParams& params);
 
