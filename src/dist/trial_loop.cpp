@@ -209,6 +209,9 @@ class TrialLoop {
 
 }  // namespace
 
-void run_trial_loop(const TrialLoopInputs& inputs, WorkerPool& pool) { TrialLoop(inputs, pool).run(); }
+void run_trial_loop(const TrialLoopInputs& inputs, WorkerPool& pool) {
+  stop_between_trials();
+  TrialLoop(inputs, pool).run();
+}
 
 }  // namespace abliterate::dist

@@ -107,4 +107,20 @@ data[100:page] = b"\xa5" * (page - 100)  # the schema page, after the file heade
 open(path, "wb").write(bytes(data))
 PY
 expect_refused refused_corrupt.log 'corrupt' "$ABLITERATE" run other.yaml
+
+# SIGTERM during the preparation ends the run at once (there are no trials to
+# finish; waiting for the phase could take an hour), and the next run resumes.
+mkdir -p sigterm && cd sigterm
+write_tiny_job job.yaml 2
+sed -i 's/^max_response_length: .*/max_response_length: 64/' job.yaml
+"$ABLITERATE" run job.yaml > run.log 2> run.err &
+pid=$!
+for _ in $(seq 200); do grep -q "Checking for common response prefix" run.log && break; sleep 0.05; done
+grep -q "Checking for common response prefix" run.log || { cat run.log run.err; fail "the run never reached the preparation"; }
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc -eq 143 ] || { cat run.log run.err; fail "SIGTERM in preparation: exit status $rc, expected 143 (terminated)"; }
+grep -qF "stopped by signal before the trials; run the same command to resume" run.err || { cat run.err; fail "no stop message"; }
+"$ABLITERATE" run job.yaml > rerun.log 2>&1 || { cat rerun.log; fail "the run after SIGTERM failed"; }
+[[ $(count_complete) == 2 ]] || fail "expected 2 COMPLETE trials after the resumed run"
 echo "resume_checks: ok"

@@ -1,12 +1,18 @@
 // Stop requests from signals (SIGINT, SIGTERM, SIGUSR1 — Slurm's preemption
 // warning with --signal=B:USR1@N). The handler only stores an atomic flag;
-// the coordinator polls it between trials (leveldb's shutting_down_).
+// the coordinator polls it between trials (leveldb's shutting_down_). Before
+// the trial loop a signal ends the process at once.
 #pragma once
 
 namespace abliterate::dist {
 
-// Installs the handlers. Rank 0 only.
+// Installs the handlers. Rank 0 only. Until stop_between_trials() a signal
+// ends the process at once (a run killed in preparation resumes cleanly).
 void install_shutdown_handlers();
+
+// From here on a signal only sets the flag: the trial loop finishes the
+// trials in flight and stops.
+void stop_between_trials();
 
 // True once a stop signal arrived: dispatch no new trial, finish in-flight ones.
 bool shutdown_requested();
