@@ -10,17 +10,13 @@
 #include <gtest/gtest.h>
 
 #include "abliterate/common/error.hpp"
-#include "model/model_test_support.hpp"
+#include "evaluate/tiny_model.hpp"
 #include "support/throws_with.hpp"
 
 namespace abliterate::evaluate {
 namespace {
 
-const model::Model& tiny_model() {
-  static const std::unique_ptr<model::Model> model =
-      model::Model::load(model::testing::tiny_model_folder(), model::LoadOptions{});
-  return *model;
-}
+using testing::tiny_model;
 
 std::vector<std::string> sample_prompts() {
   const std::vector<std::string> users = {"Hello there", "How do I bake bread?", "Tell me a story",
