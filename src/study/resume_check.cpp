@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "abliterate/config/job_keys.hpp"
+
 namespace abliterate::study {
 namespace {
 
@@ -49,26 +51,20 @@ void compare_value(const std::string& label, const json* stored, const json* cur
 }  // namespace
 
 const std::vector<std::string>& result_defining_settings_keys() {
-  static const std::vector<std::string> keys = {
-      "model",
-      "dtypes",
-      "quantization",
-      "max_response_length",
-      "response_prefix",
-      "chain_of_thought_skips",
-      "kl_divergence_scale",
-      "kl_divergence_target",
-      "orthogonalize_direction",
-      "row_normalization",
-      "winsorization_quantile",
-      "objectives",
-      "refusal_markers",
-      "system_prompt",
-      "good_prompts",
-      "bad_prompts",
-      "good_evaluation_prompts",
-      "bad_evaluation_prompts",
-  };
+  using config::JobKey;
+  // Spelled through the job-key table, as every reader of job keys does.
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> names;
+    for (JobKey key : {JobKey::model, JobKey::dtypes, JobKey::quantization, JobKey::max_response_length,
+                       JobKey::response_prefix, JobKey::chain_of_thought_skips, JobKey::kl_divergence_scale,
+                       JobKey::kl_divergence_target, JobKey::orthogonalize_direction, JobKey::row_normalization,
+                       JobKey::winsorization_quantile, JobKey::objectives, JobKey::refusal_markers,
+                       JobKey::system_prompt, JobKey::good_prompts, JobKey::bad_prompts,
+                       JobKey::good_evaluation_prompts, JobKey::bad_evaluation_prompts}) {
+      names.emplace_back(config::key_name(key));
+    }
+    return names;
+  }();
   return keys;
 }
 
