@@ -5,6 +5,7 @@
 
 #include "abliterate/cache/residual_cache.hpp"
 #include "abliterate/common/error.hpp"
+#include "abliterate/common/python_repr.hpp"
 #include "abliterate/config/job_loader.hpp"
 #include "abliterate/dist/study_inputs.hpp"
 #include "abliterate/dist/worker.hpp"
@@ -77,7 +78,7 @@ std::string detect_prefix(Worker& worker, const config::Job& job, const StudyInp
   if (prefix.empty()) {
     fmt::print("* None found\n");
   } else {
-    fmt::print("* Prefix found: {}\n", method::python_repr(prefix));
+    fmt::print("* Prefix found: {}\n", python_repr(prefix));
   }
   return prefix;
 }

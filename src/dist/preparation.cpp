@@ -6,6 +6,7 @@
 
 #include "abliterate/common/duration.hpp"
 #include "abliterate/common/error.hpp"
+#include "abliterate/common/python_repr.hpp"
 #include "abliterate/dist/task_runner.hpp"
 #include "abliterate/method/directions.hpp"
 #include "abliterate/method/residuals.hpp"
@@ -65,7 +66,7 @@ std::string response_prefix(const config::Job& job, const StudyInputs& inputs, W
   if (prefix.empty()) {
     fmt::print("* None found ({})\n", format_duration(seconds_since(start)));
   } else {
-    fmt::print("* Prefix found: {} ({})\n", method::python_repr(prefix), format_duration(seconds_since(start)));
+    fmt::print("* Prefix found: {} ({})\n", python_repr(prefix), format_duration(seconds_since(start)));
   }
   return prefix;
 }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/common/python_repr.hpp"
 #include "abliterate/model/utf8.hpp"
 
 namespace abliterate::model::jinja {
@@ -66,32 +67,6 @@ void append_json_string(std::string& out, std::string_view text) {
     }
   }
   out += '"';
-}
-
-std::string python_string_repr(std::string_view text) {
-  const bool has_single = text.find('\'') != std::string_view::npos;
-  const bool has_double = text.find('"') != std::string_view::npos;
-  const char quote = has_single && !has_double ? '"' : '\'';
-  std::string out(1, quote);
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == quote || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (ch == '\n') {
-      out += "\\n";
-    } else if (ch == '\r') {
-      out += "\\r";
-    } else if (ch == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c == 0x7F) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += ch;
-    }
-  }
-  out += quote;
-  return out;
 }
 
 void append_json(std::string& out, const Value& value, int indent, int depth) {
@@ -213,7 +188,7 @@ std::string Value::repr() const {
   if (is_bool()) return as_bool() ? "True" : "False";
   if (is_int()) return std::to_string(as_int());
   if (is_double()) return python_float_repr(as_double());
-  if (is_string()) return python_string_repr(as_string());
+  if (is_string()) return python_repr(as_string());
   std::string out;
   if (is_list()) {
     out += '[';
@@ -229,7 +204,7 @@ std::string Value::repr() const {
   const Map& map = as_map();
   for (size_t i = 0; i < map.size(); ++i) {
     if (i > 0) out += ", ";
-    out += python_string_repr(map[i].first) + ": " + map[i].second.repr();
+    out += python_repr(map[i].first) + ": " + map[i].second.repr();
   }
   out += '}';
   return out;

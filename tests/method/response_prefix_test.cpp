@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "abliterate/common/python_repr.hpp"
+
 namespace abliterate::method {
 namespace {
 

@@ -36,7 +36,4 @@ using PrefixProbe = std::function<std::vector<std::string>(const std::string& pr
 // closed block still needs). The probe runs once, or twice after a skip.
 std::string detect_response_prefix(const PrefixProbe& probe, const std::vector<config::ChainOfThoughtSkip>& skips);
 
-// Python's repr() of the prefix for Heretic's "* Prefix found: '...'" line.
-std::string python_repr(const std::string& text);
-
 }  // namespace abliterate::method
