@@ -58,11 +58,16 @@ set +e; "$ABLITERATE" convert-config typo.toml 2> typo.err; rc=$?; set -e
 # kl VALUE-FILE: the number of "* KL divergence: X".
 kl() { sed -n 's/^\* KL divergence: //p' "$1"; }
 refusals() { sed -n 's/^\* Refusals: //p' "$1"; }
+# near A B: |A - B| <= 2e-4. Each model load picks its own batch size
+# (batch_size 0), and another batch pads the prompts otherwise, so two runs of
+# the same numbers differ by fp32 roundoff (a KL of the model against itself
+# printed as -0.0000 failed CI once); the printed values have 4 decimals.
+near() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && b != "" && d <= 2e-4) }'; }
 
 "$ABLITERATE" evaluate job.yaml --model "$TINY_MODEL" > self.out
 "$ABLITERATE" evaluate job.yaml --model other > other.out
 cat self.out other.out
-[ "$(kl self.out)" = "0.0000" ] || fail "KL of the model against itself is $(kl self.out), expected 0.0000"
+near "$(kl self.out)" 0 || fail "KL of the model against itself is $(kl self.out), expected 0"
 awk -v k="$(kl other.out)" 'BEGIN { exit !(k > 0) }' || fail "KL of another seed is $(kl other.out), expected > 0"
 # The model against itself refuses exactly as often as its baseline.
 [ "$(refusals self.out)" = "$(sed -n 's/^\* Initial refusals: //p' self.out)" ] || fail "self refusals differ from R0"
@@ -75,7 +80,7 @@ grep -q "Chosen batch size: " self.out || fail "no chosen batch size"
 # print_responses prints every bad evaluation prompt's response, for both models.
 printf 'evaluate_model: other\nprint_responses: true\n' >> job.yaml
 "$ABLITERATE" evaluate job.yaml > implicit.out
-[ "$(kl implicit.out)" = "$(kl other.out)" ] || fail "evaluate_model gave another KL"
+near "$(kl implicit.out)" "$(kl other.out)" || fail "evaluate_model gave another KL: $(kl implicit.out) != $(kl other.out)"
 [ "$(refusals implicit.out)" = "$(refusals other.out)" ] || fail "whole responses gave another refusal count"
 [ "$(grep -c '^\[Prompt\] ' implicit.out)" -eq 12 ] || { cat implicit.out; fail "expected 12 printed responses"; }
 
@@ -83,7 +88,7 @@ printf 'evaluate_model: other\nprint_responses: true\n' >> job.yaml
 "$ABLITERATE" run job.yaml > run.out 2>&1 || { cat run.out; fail "run"; }
 "$ABLITERATE" evaluate job.yaml --model other > cached.out
 grep -q "Using the cached prefix and baselines" cached.out || { cat cached.out; fail "cache not used"; }
-[ "$(kl cached.out)" = "$(kl other.out)" ] || fail "cached KL $(kl cached.out) != $(kl other.out)"
+near "$(kl cached.out)" "$(kl other.out)" || fail "cached KL $(kl cached.out) != $(kl other.out)"
 [ "$(refusals cached.out)" = "$(refusals other.out)" ] || fail "cached refusals differ"
 
 echo "convert_evaluate: ok"
