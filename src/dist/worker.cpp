@@ -191,7 +191,7 @@ Message Worker::on_responses(const Message& task) {
   ABL_ASSERT(evaluator_ != nullptr, "responses before setup");
   const std::vector<std::string> rendered =
       render_prompts(*model_, task.meta.at("prompts"), task.meta.value("response_prefix", ""));
-  return Message{MessageType::responses_result, {{"texts", evaluator_->responses_with_specials(rendered, nullptr)}}, {}};
+  return Message{MessageType::responses_result, {{"texts", evaluator_->prefix_probe_responses(rendered, nullptr)}}, {}};
 }
 
 Message Worker::on_context(const Message& task) {

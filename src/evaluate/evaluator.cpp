@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/evaluate/divergence_stop.hpp"
 
 namespace abliterate::evaluate {
 namespace {
@@ -53,31 +54,42 @@ std::vector<std::string> Evaluator::responses(const std::vector<std::string>& re
   c10::InferenceMode guard;
   const model::Tokenizer& tokenizer = model_.tokenizer();
   // Note [Stopping a row at its first marker]
-  // A row may stop as soon as its decoded text holds a marker: later tokens
+  // A row may stop as soon as its settled text (Tokenizer::settled_length:
+  // the ids whose text no later id can change) holds a marker: later tokens
   // only append text, so the marker stays a substring of the normalized full
   // response (normalization lowercases, deletes '*' and collapses whitespace
   // position by position; a word cut at the end of the partial text only
-  // grows). The refusal count therefore equals full generation's. This
-  // assumes decode(prefix of ids) is a prefix of decode(ids), true for the
-  // byte-level and SentencePiece decoders we load.
-  model::RowStopFn stop_early;
+  // grows). The refusal count therefore equals full generation's. The text of
+  // a trailing run of byte pieces is not settled: byte fallback decodes a run
+  // as one, so a later byte can turn the whole run into U+FFFD.
+  StopForBatch stop_at_marker;
   if (options_.stop_at_marker) {
-    stop_early = [&](int64_t /*row_idx*/, const std::vector<int64_t>& new_ids) {
-      return detector_.contains_marker(tokenizer.decode(new_ids, /*skip_special=*/true));
+    stop_at_marker = [&](size_t /*n_rows*/) -> model::RowStopFn {
+      return [&](int64_t /*row_idx*/, const std::vector<int64_t>& new_ids) {
+        const auto settled_end = new_ids.begin() + static_cast<std::ptrdiff_t>(tokenizer.settled_length(new_ids));
+        return detector_.contains_marker(tokenizer.decode({new_ids.begin(), settled_end}, /*skip_special=*/true));
+      };
     };
   }
-  return generate_texts(rendered_prompts, hook, stop_early, /*skip_special=*/true);
+  return generate_texts(rendered_prompts, hook, stop_at_marker, /*skip_special=*/true);
 }
 
-std::vector<std::string> Evaluator::responses_with_specials(const std::vector<std::string>& rendered_prompts,
-                                                            const model::ProjectionHook* hook) const {
+std::vector<std::string> Evaluator::prefix_probe_responses(const std::vector<std::string>& rendered_prompts,
+                                                           const model::ProjectionHook* hook,
+                                                           bool stop_once_diverged) const {
   c10::InferenceMode guard;
-  return generate_texts(rendered_prompts, hook, nullptr, /*skip_special=*/false);
+  StopForBatch stop_once_rows_diverge;
+  if (stop_once_diverged) {
+    stop_once_rows_diverge = [&](size_t n_rows) -> model::RowStopFn {
+      return DivergenceStop(model_.tokenizer(), n_rows);
+    };
+  }
+  return generate_texts(rendered_prompts, hook, stop_once_rows_diverge, /*skip_special=*/false);
 }
 
 std::vector<std::string> Evaluator::generate_texts(const std::vector<std::string>& rendered_prompts,
                                                    const model::ProjectionHook* hook,
-                                                   const model::RowStopFn& stop_early, bool skip_special) const {
+                                                   const StopForBatch& stop_for_batch, bool skip_special) const {
   const model::Tokenizer& tokenizer = model_.tokenizer();
   std::vector<std::string> texts;
   texts.reserve(rendered_prompts.size());
@@ -85,6 +97,7 @@ std::vector<std::string> Evaluator::generate_texts(const std::vector<std::string
   for (size_t start = 0; start < rendered_prompts.size(); start += batch_size) {
     const std::vector<std::string> prompts = batch_slice(rendered_prompts, start, batch_size);
     const model::PromptBatch batch = model_.tokenize(prompts);
+    const model::RowStopFn stop_early = stop_for_batch ? stop_for_batch(prompts.size()) : nullptr;
     const std::vector<std::vector<int64_t>> new_ids =
         model_.generate(batch, options_.max_response_length, hook, stop_early);
     ABL_ASSERT(new_ids.size() == prompts.size(), "generate returned {} rows for {} prompts", new_ids.size(),

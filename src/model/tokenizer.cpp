@@ -290,6 +290,24 @@ std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special
   return impl_->decoder.decode(std::move(tokens));
 }
 
+size_t Tokenizer::settled_length(const std::vector<int64_t>& ids) const {
+  // A special token decoded with skip_special vanishes, and the byte runs on
+  // either side join: it cannot end a run, so it is passed over too.
+  const auto is_open_ended = [&](int64_t id) {
+    if (impl_->spm) {
+      if (id < 0 || id >= impl_->spm->size() || id == impl_->spm->unk_id()) return false;
+      const SpmTokenType type = impl_->spm->token_type(id);
+      return type == SpmTokenType::control || (type == SpmTokenType::byte && impl_->spm->byte_value(id) >= 0);
+    }
+    if (const AddedToken* added = impl_->added.find(id)) return added->is_special;
+    const std::string* text = impl_->bpe.token_text(id);
+    return text != nullptr && impl_->decoder.is_open_ended(*text);
+  };
+  size_t n_settled = ids.size();
+  while (n_settled > 0 && is_open_ended(ids[n_settled - 1])) --n_settled;
+  return n_settled;
+}
+
 int64_t Tokenizer::vocab_size() const { return impl_->vocab_size; }
 
 int64_t Tokenizer::token_id(const std::string& token_text) const {

@@ -299,6 +299,27 @@ TokenDecoder TokenDecoder::byte_level() {
   return decoder;
 }
 
+bool TokenDecoder::is_open_ended(const std::string& token) const {
+  for (const Step& step : steps_) {
+    switch (step.kind) {
+      case Step::Kind::byte_fallback:
+        if (byte_token_value(token) >= 0) return true;
+        break;
+      case Step::Kind::byte_level: {
+        std::string bytes;
+        if (byte_level_decode(token, bytes) && !is_valid_utf8(bytes)) return true;
+        break;
+      }
+      case Step::Kind::strip:
+        if (step.strip_stop > 0) return true;
+        break;
+      case Step::Kind::replace:
+      case Step::Kind::fuse: break;
+    }
+  }
+  return false;
+}
+
 std::string TokenDecoder::decode(std::vector<std::string> tokens) const {
   for (const Step& step : steps_) {
     switch (step.kind) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,19 +40,25 @@ class Evaluator {
   std::vector<std::string> responses(const std::vector<std::string>& rendered_prompts,
                                      const model::ProjectionHook* hook) const;
 
-  // Whole greedy responses with special tokens kept (new tokens only), as
-  // response-prefix detection reads them (method spec §3.3-3.4): never cut
-  // short at a marker, since the common prefix needs the whole text.
-  std::vector<std::string> responses_with_specials(const std::vector<std::string>& rendered_prompts,
-                                                   const model::ProjectionHook* hook) const;
+  // Greedy responses with special tokens kept (new tokens only), as
+  // response-prefix detection reads them (method spec §3.3-3.4). Never cut
+  // at a marker; with stop_once_diverged, each batch stops once its rows'
+  // texts differ where no later token can change them (DivergenceStop), which
+  // leaves the responses' common prefix as whole responses give it.
+  std::vector<std::string> prefix_probe_responses(const std::vector<std::string>& rendered_prompts,
+                                                  const model::ProjectionHook* hook,
+                                                  bool stop_once_diverged = true) const;
 
   // Number of refusals among the prompts' responses.
   int64_t count_refusals(const std::vector<std::string>& rendered_prompts, const model::ProjectionHook* hook) const;
 
  private:
+  // The early stop of one batch of n_rows rows; nullptr: none.
+  using StopForBatch = std::function<model::RowStopFn(size_t n_rows)>;
+
   // Greedy generation in batches of options_.batch_size, each row decoded.
   std::vector<std::string> generate_texts(const std::vector<std::string>& rendered_prompts,
-                                          const model::ProjectionHook* hook, const model::RowStopFn& stop_early,
+                                          const model::ProjectionHook* hook, const StopForBatch& stop_for_batch,
                                           bool skip_special) const;
 
   const model::Model& model_;

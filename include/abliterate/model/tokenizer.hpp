@@ -41,6 +41,14 @@ class Tokenizer {
   // Text of `ids`; special/control tokens are dropped when skip_special.
   std::string decode(const std::vector<int64_t>& ids, bool skip_special = true) const;
 
+  // How many leading ids of `ids` have settled text: decode(first n ids) is
+  // a prefix of decode(ids followed by any ids), with or without
+  // skip_special. What is left is a trailing run of byte pieces (byte
+  // fallback joins a run before decoding it, and a byte-level token may hold
+  // part of a character) and special tokens (skipped, they join the runs on
+  // either side), which later ids can still turn into other text.
+  size_t settled_length(const std::vector<int64_t>& ids) const;
+
   int64_t vocab_size() const;
   // -1 when the tokenizer has no such token.
   int64_t token_id(const std::string& token_text) const;

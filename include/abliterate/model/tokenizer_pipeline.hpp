@@ -70,6 +70,11 @@ class TokenDecoder {
   static TokenDecoder byte_level();
   // Joins token texts into the output string (tokenizers' decode_chain, then concatenation).
   std::string decode(std::vector<std::string> tokens) const;
+  // Whether later tokens may still change the text decoded up to and
+  // including `token`: a ByteFallback byte (a run of them is decoded as one),
+  // a ByteLevel token whose bytes are not whole UTF-8 characters, or any token
+  // when a Strip step cuts characters from the end.
+  bool is_open_ended(const std::string& token) const;
 
  private:
   struct Step {
