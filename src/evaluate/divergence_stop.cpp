@@ -16,9 +16,8 @@ namespace abliterate::evaluate {
 // (and Heretic's checks after them: the byte after the prefix, trailing
 // spaces) only read bytes 0..m of this batch's rows, so the common prefix of
 // all responses, over every batch, is the same with D_r as with T_r. A row
-// that ended at a stop token keeps its last settled text, which is final; if
-// it is a prefix of the others the condition never holds, and the batch
-// runs on as before.
+// that ended at a stop token is not called again: it keeps the settled text
+// of its last call, still a prefix of its whole text, so the argument holds.
 
 DivergenceStop::DivergenceStop(const model::Tokenizer& tokenizer, size_t n_rows)
     : tokenizer_(&tokenizer), settled_texts_(n_rows) {}
