@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -140,14 +139,6 @@ std::vector<ChainOfThoughtSkip> read_chain_of_thought_skips(const json& pairs, c
 // "<component>.<field>" (the names of its Optuna parameters).
 constexpr const char* kDirectionIndexKey = "direction_index";
 constexpr const char* kPerLayer = "per layer";
-constexpr std::array<const char*, 2> kComponentNames = {"attn.o_proj", "mlp.down_proj"};
-
-method::ComponentParams& component_of(method::AblationParams& params, size_t component_idx) {
-  return component_idx == 0 ? params.attn_o_proj : params.mlp_down_proj;
-}
-const method::ComponentParams& component_of(const method::AblationParams& params, size_t component_idx) {
-  return component_idx == 0 ? params.attn_o_proj : params.mlp_down_proj;
-}
 
 std::vector<method::AblationParams> read_enqueue_trials(const json& items, const std::string& file) {
   std::vector<method::AblationParams> trials;
@@ -162,9 +153,9 @@ std::vector<method::AblationParams> read_enqueue_trials(const json& items, const
                 "{}: {}[{}].{}: expected a float layer index or \"{}\", got {}", file,
                 key_name(JobKey::enqueue_trials), i, kDirectionIndexKey, kPerLayer, index.dump());
     }
-    for (size_t c = 0; c < kComponentNames.size(); ++c) {
-      const std::string prefix = std::string(kComponentNames[c]) + ".";
-      method::ComponentParams& component = component_of(params, c);
+    for (const auto& [name, member] : method::kNamedComponents) {
+      const std::string prefix = std::string(name) + ".";
+      method::ComponentParams& component = params.*member;
       component.max_weight = item.at(prefix + "max_weight").get<double>();
       component.max_weight_position = item.at(prefix + "max_weight_position").get<double>();
       component.min_weight = item.at(prefix + "min_weight").get<double>();
@@ -180,9 +171,9 @@ json enqueue_trials_to_json(const std::vector<method::AblationParams>& trials) {
   for (const method::AblationParams& params : trials) {
     json item = json::object();
     item[kDirectionIndexKey] = params.direction_index ? json(*params.direction_index) : json(kPerLayer);
-    for (size_t c = 0; c < kComponentNames.size(); ++c) {
-      const std::string prefix = std::string(kComponentNames[c]) + ".";
-      const method::ComponentParams& component = component_of(params, c);
+    for (const auto& [name, member] : method::kNamedComponents) {
+      const std::string prefix = std::string(name) + ".";
+      const method::ComponentParams& component = params.*member;
       item[prefix + "max_weight"] = component.max_weight;
       item[prefix + "max_weight_position"] = component.max_weight_position;
       item[prefix + "min_weight"] = component.min_weight;

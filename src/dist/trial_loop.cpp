@@ -10,6 +10,7 @@
 #include "abliterate/common/duration.hpp"
 #include "abliterate/common/error.hpp"
 #include "abliterate/dist/shutdown.hpp"
+#include "abliterate/method/ablation_params.hpp"
 #include "abliterate/study/objectives.hpp"
 #include "abliterate/study/random_sampler.hpp"
 #include "abliterate/study/tpe_history.hpp"
@@ -34,7 +35,8 @@ void print_parameters(const method::AblationParams& params) {
   } else {
     fmt::print("  * direction_index = per layer\n");
   }
-  for (auto [name, c] : {std::pair{"attn.o_proj", params.attn_o_proj}, std::pair{"mlp.down_proj", params.mlp_down_proj}}) {
+  for (const auto& [name, member] : method::kNamedComponents) {
+    const method::ComponentParams& c = params.*member;
     fmt::print("  * {}.max_weight = {:.2f}\n", name, c.max_weight);
     fmt::print("  * {}.max_weight_position = {:.2f}\n", name, c.max_weight_position);
     fmt::print("  * {}.min_weight = {:.2f}\n", name, c.min_weight);

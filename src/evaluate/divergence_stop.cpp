@@ -25,10 +25,14 @@ DivergenceStop::DivergenceStop(const model::Tokenizer& tokenizer, size_t n_rows)
 bool DivergenceStop::operator()(int64_t row_idx, const std::vector<int64_t>& new_ids) {
   ABL_ASSERT(row_idx >= 0 && static_cast<size_t>(row_idx) < settled_texts_.size(), "row {} of {}", row_idx,
              settled_texts_.size());
+  // Settled texts only grow, so rows that differ once differ for good: the
+  // rest of the batch's rows stop without another decode.
+  if (diverged_) return true;
   const size_t n_settled = tokenizer_->settled_length(new_ids);
   const std::vector<int64_t> settled_ids(new_ids.begin(), new_ids.begin() + static_cast<std::ptrdiff_t>(n_settled));
   settled_texts_[static_cast<size_t>(row_idx)] = tokenizer_->decode(settled_ids, /*skip_special=*/false);
-  return rows_diverged();
+  diverged_ = rows_diverged();
+  return diverged_;
 }
 
 bool DivergenceStop::rows_diverged() const {

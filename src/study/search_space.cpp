@@ -2,7 +2,6 @@
 #include "abliterate/study/search_space.hpp"
 
 #include <algorithm>
-#include <array>
 #include <map>
 #include <string_view>
 
@@ -14,13 +13,6 @@ namespace abliterate::study {
 namespace {
 
 using nlohmann::json;
-
-// Components in Heretic's discovery order (method spec §7.2); the strings are
-// the prefixes of the Optuna param names and the keys of user attr
-// `parameters`.
-constexpr std::string_view kAttnOProj = "attn.o_proj";
-constexpr std::string_view kMlpDownProj = "mlp.down_proj";
-constexpr std::array<std::string_view, 2> kComponents = {kAttnOProj, kMlpDownProj};
 
 constexpr std::string_view kDirectionScope = "direction_scope";
 constexpr std::string_view kDirectionIndex = "direction_index";
@@ -107,7 +99,7 @@ std::vector<ParamSpec> heretic_search_space(int64_t n_layers) {
                    CategoricalDistribution{{std::string(kScopeGlobal), std::string(kScopePerLayer)}}});
   // Refusal directions separate best slightly past the middle (Heretic's comment).
   space.push_back({std::string(kDirectionIndex), uniform(0.4 * last, 0.9 * last)});
-  for (std::string_view component : kComponents) {
+  for (const auto& [component, member] : method::kNamedComponents) {
     space.push_back({param_name(component, kMaxWeight), uniform(0.8, 1.5)});
     space.push_back({param_name(component, kMaxWeightPosition), uniform(0.6 * last, 1.0 * last)});
     space.push_back({param_name(component, kMinWeight), uniform(0.0, 1.0)});
@@ -143,8 +135,9 @@ method::AblationParams decode_params(const std::vector<ParamSpec>& space, const 
   const double direction_index = value_of(space, values, kDirectionIndex);
   if (choice == kScopeGlobal) params.direction_index = direction_index;
 
-  params.attn_o_proj = decode_component(space, values, kAttnOProj);
-  params.mlp_down_proj = decode_component(space, values, kMlpDownProj);
+  for (const auto& [component, member] : method::kNamedComponents) {
+    params.*member = decode_component(space, values, component);
+  }
   return params;
 }
 
@@ -157,8 +150,8 @@ ParamValues encode_params(const std::vector<ParamSpec>& space, const method::Abl
       std::find(scope.choices.begin(), scope.choices.end(), choice) - scope.choices.begin());
   const auto& index_range = std::get<FloatDistribution>(spec_of(space, kDirectionIndex).distribution);
   by_name[std::string(kDirectionIndex)] = params.direction_index.value_or((index_range.low + index_range.high) / 2);
-  for (std::string_view component : kComponents) {
-    const method::ComponentParams& p = component == kAttnOProj ? params.attn_o_proj : params.mlp_down_proj;
+  for (const auto& [component, member] : method::kNamedComponents) {
+    const method::ComponentParams& p = params.*member;
     by_name[param_name(component, kMaxWeight)] = p.max_weight;
     by_name[param_name(component, kMaxWeightPosition)] = p.max_weight_position;
     // The sampler's min_weight is a fraction of max_weight (method spec §7.2).
@@ -200,8 +193,10 @@ json ablation_user_attrs(const method::AblationParams& params) {
   json attrs = json::object();
   attrs[std::string(kDirectionIndex)] =
       params.direction_index ? json(*params.direction_index) : json(nullptr);
-  attrs["parameters"] = json{{std::string(kAttnOProj), component_json(params.attn_o_proj)},
-                             {std::string(kMlpDownProj), component_json(params.mlp_down_proj)}};
+  json& components = attrs["parameters"] = json::object();
+  for (const auto& [component, member] : method::kNamedComponents) {
+    components[std::string(component)] = component_json(params.*member);
+  }
   return attrs;
 }
 
@@ -216,8 +211,9 @@ method::AblationParams ablation_params_from_user_attrs(const json& user_attrs) {
   ABL_CHECK(index.is_null() || index.is_number(), FormatError,
             "user attr {}: expected a number or null, got {}", index_key, index.dump());
   if (index.is_number()) params.direction_index = index.get<double>();
-  params.attn_o_proj = component_from_json(user_attrs.at("parameters"), kAttnOProj);
-  params.mlp_down_proj = component_from_json(user_attrs.at("parameters"), kMlpDownProj);
+  for (const auto& [component, member] : method::kNamedComponents) {
+    params.*member = component_from_json(user_attrs.at("parameters"), component);
+  }
   return params;
 }
 

@@ -32,6 +32,7 @@ class DivergenceStop {
 
   const model::Tokenizer* tokenizer_;
   std::vector<std::string> settled_texts_;  // per row; only ever grows
+  bool diverged_ = false;
 };
 
 }  // namespace abliterate::evaluate

@@ -3,7 +3,9 @@
 // can build it.
 #pragma once
 
+#include <array>
 #include <optional>
+#include <string_view>
 
 namespace abliterate::method {
 
@@ -24,5 +26,17 @@ struct AblationParams {
 
   friend bool operator==(const AblationParams&, const AblationParams&) = default;
 };
+
+// The components under Heretic's names for them, in its order (method spec
+// §7.2): the prefixes of its Optuna parameter names, the keys of its
+// `parameters` user attr and of the lines it prints for a trial.
+struct NamedComponent {
+  std::string_view name;
+  ComponentParams AblationParams::*params;
+};
+inline constexpr std::array<NamedComponent, 2> kNamedComponents = {{
+    {"attn.o_proj", &AblationParams::attn_o_proj},
+    {"mlp.down_proj", &AblationParams::mlp_down_proj},
+}};
 
 }  // namespace abliterate::method
