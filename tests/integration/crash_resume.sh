@@ -9,6 +9,14 @@
 # and every trial that was COMPLETE after an earlier kill is still COMPLETE
 # with the same values and parameters. At the end: exactly n_trials COMPLETE
 # trials, no RUNNING trial, every FAIL interrupted and re-run.
+#
+# Every kill is placed by the run's progress, never by the clock alone, so a
+# fast or slow machine cannot make a round end before its kill: a trials-phase
+# kill comes within 20 ms of the k-th "Running trial" line (k <= 3), a start-up
+# kill at the latest when the first trial starts, and the budget is raised
+# (--n-trials, as a user resumes with more) whenever fewer than 12 trials are
+# left, so no round can run out of trials. (Before, a kill up to 0.4 s after
+# the k-th trial started let a fast round finish the whole study: issue 12.)
 source "$(dirname "$0")/lib.sh"
 dir=$(new_workdir crash_resume)
 cd "$dir"
@@ -24,6 +32,7 @@ N_KILLS = 20
 # stdbuf: line-buffered stdout, so the log shows each phase as it starts.
 LOCAL = ["stdbuf", "-oL", abliterate, "run", "job.yaml"]
 MPI = [mpiexec, "--oversubscribe", "-n", "3", "stdbuf", "-oL", abliterate, "run", "job.yaml"]
+MIN_TRIALS_LEFT = 12  # more than one round can finish: k <= 3 started, plus the ones in flight
 
 
 def fail(message):
@@ -148,6 +157,10 @@ stale_tmp_runs = 0
 previous = {}
 t0 = time.monotonic()
 for round_idx in range(N_KILLS):
+    n_complete = sum(1 for t in previous.values() if t[0] == "COMPLETE")
+    if n_trials - n_complete < MIN_TRIALS_LEFT:
+        n_trials += 20
+        print(f"round {round_idx:2d}: budget raised to {n_trials} trials ({n_complete} COMPLETE)")
     use_mpi = rng.random() < 0.4
     kind = rng.choices(["start-up", "preparation", "trials"], weights=[2, 5, 13])[0]
     if kind == "preparation":
@@ -162,20 +175,21 @@ for round_idx in range(N_KILLS):
             stale_tmp_runs += 1
     log_path = f"round{round_idx:02d}.log"
     log = open(log_path, "w")
-    cmd = MPI if use_mpi else LOCAL
+    cmd = (MPI if use_mpi else LOCAL) + ["--n-trials", str(n_trials)]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     if kind == "start-up":
-        time.sleep(rng.uniform(0.0, 1.0))
+        # A random moment before the first trial starts.
+        wait_for(lambda: "Running trial" in read_log(log_path) or proc.poll() is not None, rng.uniform(0.0, 1.0))
     elif kind == "preparation":
         markers = ["Checking for common response prefix", "Obtaining first-token"]
         wait_for(lambda: any(m in read_log(log_path) for m in markers) or proc.poll() is not None, 120)
         time.sleep(rng.uniform(0.0, 0.03))
     else:
-        # After the k-th trial started, plus a little: bounds the trials one
-        # round can finish, so the study is still running at every kill.
+        # Within 20 ms of the k-th trial's start: at most k trials and the
+        # ones in flight can finish, fewer than MIN_TRIALS_LEFT.
         k = rng.randint(1, 3)
         wait_for(lambda: read_log(log_path).count("Running trial") >= k or proc.poll() is not None, 120)
-        time.sleep(rng.uniform(0.0, 0.4))
+        time.sleep(rng.uniform(0.0, 0.02))
     if proc.poll() is not None:
         log.close()
         print(read_log(log_path))
@@ -217,7 +231,7 @@ retried_before = {t[4]["retry_history"][-1] for t in previous.values() if "retry
 pending = sum(1 for n, t in previous.items() if t[0] == "RUNNING" or (t[0] == "FAIL" and n not in retried_before))
 remaining = n_trials - sum(1 for t in previous.values() if t[0] == "COMPLETE")
 expected_unretried = max(0, pending - remaining)
-final = subprocess.run(LOCAL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+final = subprocess.run(LOCAL + ["--n-trials", str(n_trials)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 with open("final.log", "w") as f:
     f.write(final.stdout)
 if final.returncode != 0:
@@ -252,7 +266,10 @@ if kills["preparation"] == 0 or kills["trials"] == 0:
     fail(f"the kills missed a phase: {kills}")
 if n_fail == 0:
     fail("no kill interrupted a trial")
+with open("n_trials.txt", "w") as f:
+    f.write(f"{n_trials}\n")
 PY
+n_trials=$(cat n_trials.txt)  # the budget, as raised during the rounds
 
 db_check=$(python3 -c "import sqlite3; print(sqlite3.connect('study.db').execute('PRAGMA integrity_check').fetchone()[0])")
 [[ $db_check == ok ]] || fail "integrity_check: $db_check"
