@@ -51,7 +51,10 @@ int main(int argc, char** argv) {
   CLI::App* evaluate =
       app.add_subcommand("evaluate", "KL divergence and refusals of another model against the job's model");
   evaluate->add_option("job", evaluate_args.job_path, "Job file")->required();
-  evaluate->add_option("--model", evaluate_args.model, "The model to measure (default: the job's evaluate_model)");
+  evaluate->add_option("--model", evaluate_args.model,
+                       "The model to measure (default: the job's evaluate_model; with --adapter alone, the job's model)");
+  evaluate->add_option("--adapter", evaluate_args.adapter,
+                       "A PEFT LoRA adapter folder merged into the measured model (e.g. a fine-tune of the job's model)");
 
   cli::ChatArgs chat_args;
   CLI::App* chat = app.add_subcommand("chat", "Talk to a model: a streaming REPL (greedy decoding)");
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
   chat->add_option("--max-new-tokens", chat_args.max_new_tokens, "Most tokens per reply")->capture_default_str();
   chat->add_option("--system", chat_args.system_prompt, "System prompt (default: none)");
   chat->add_option("--dtype", chat_args.dtype, "float32 or bfloat16")->capture_default_str();
+  chat->add_option("--adapter", chat_args.adapter, "A PEFT LoRA adapter folder merged into the model at load");
 
   CLI11_PARSE(app, argc, argv);
   try {

@@ -67,6 +67,7 @@ int chat_command(const ChatArgs& args) {
             args.max_new_tokens);
   model::LoadOptions options;
   options.dtype = parse_dtype(args.dtype);
+  options.adapter = args.adapter;
   const std::unique_ptr<model::Model> model = model::Model::load(args.model_path, options);
   const bool interactive = ::isatty(STDIN_FILENO) != 0;
   fmt::print(stderr, "abliterate chat: {} ({}, {} layers). /reset starts over, /exit or Ctrl-D quits.\n",

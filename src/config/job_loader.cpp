@@ -199,6 +199,7 @@ Job typed_job(const json& document, const std::filesystem::path& source_path) {
   };
 
   if (const json* v = find(JobKey::model)) job.model = v->get<std::string>();
+  if (const json* v = find(JobKey::adapter)) job.adapter = optional_value<std::string>(*v);
   if (const json* v = find(JobKey::dtypes)) {
     job.dtypes.clear();
     for (const json& d : *v) {
@@ -312,6 +313,7 @@ Job load_job(const std::filesystem::path& path) {
 json job_to_json(const Job& job) {
   json out = json::object();
   out[key_name(JobKey::model)] = job.model;
+  out[key_name(JobKey::adapter)] = optional_json(job.adapter);
   json dtypes = json::array();
   for (DType d : job.dtypes) dtypes.push_back(to_string(d));
   out[key_name(JobKey::dtypes)] = std::move(dtypes);

@@ -203,7 +203,8 @@ void run_study(const config::Job& job, const RunOptions& options, WorkerPool& po
   fmt::print("Loaded prompts: {} good, {} bad (directions); {} good, {} bad (evaluation)\n", inputs.good.size(),
              inputs.bad.size(), inputs.good_evaluation.size(), inputs.bad_evaluation.size());
 
-  fmt::print("Loading model {} on {} worker(s)...\n", job.model, pool.n_workers());
+  fmt::print("Loading model {}{} on {} worker(s)...\n", job.model,
+             job.adapter ? fmt::format(" with adapter {}", *job.adapter) : std::string(), pool.n_workers());
   if (job.batch_size == 0) fmt::print("Determining optimal batch size on each worker...\n");
   const std::vector<Message> ready = broadcast(pool, setup_message(job, inputs), MessageType::ready);
   const int64_t n_layers = ready.front().meta.at("n_layers").get<int64_t>();
@@ -232,7 +233,8 @@ void run_study(const config::Job& job, const RunOptions& options, WorkerPool& po
                                  .n_bad_evaluation_prompts = prepared.preparation.n_bad_evaluation_prompts,
                                  .n_trials = n_trials,
                                  .requeued = std::move(opened.requeued),
-                                 .requeued_system_attrs = std::move(opened.requeued_system_attrs)},
+                                 .requeued_system_attrs = std::move(opened.requeued_system_attrs),
+                                 .bad_evaluation = inputs.bad_evaluation},
                  pool);
 
   const std::vector<study::Trial> trials = store->load_trials(opened.study_id);

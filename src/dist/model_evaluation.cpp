@@ -7,11 +7,11 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/common/python_repr.hpp"
 #include "abliterate/config/job_loader.hpp"
+#include "abliterate/dist/response_log.hpp"
 #include "abliterate/dist/study_inputs.hpp"
 #include "abliterate/dist/worker.hpp"
 #include "abliterate/dist/worker_setup.hpp"
 #include "abliterate/evaluate/kl_divergence.hpp"
-#include "abliterate/evaluate/refusal.hpp"
 #include "abliterate/method/response_prefix.hpp"
 
 namespace abliterate::dist {
@@ -53,12 +53,7 @@ int64_t refusals(Worker& worker, const config::Job& job, const std::vector<data:
                                     {}},
                             MessageType::refusal_count);
   if (job.print_responses) {
-    const evaluate::RefusalDetector detector(job.refusal_markers);
-    const auto texts = reply.meta.at("texts").get<std::vector<std::string>>();
-    for (size_t i = 0; i < texts.size() && i < prompts.size(); ++i) {
-      fmt::print("[System prompt] {}\n[Prompt] {}\n[Response{}] {}\n\n", prompts[i].system, prompts[i].user,
-                 detector.is_refusal(texts[i]) ? ", refusal" : "", texts[i].empty() ? "[empty]" : texts[i]);
-    }
+    print_responses(prompts, reply.meta.at("texts").get<std::vector<std::string>>(), job.refusal_markers);
   }
   return reply.meta.at("refusals").get<int64_t>();
 }
@@ -85,7 +80,8 @@ std::string detect_prefix(Worker& worker, const config::Job& job, const StudyInp
 
 }  // namespace
 
-ModelEvaluation evaluate_model(const config::Job& job, const std::filesystem::path& other_model) {
+ModelEvaluation evaluate_model(const config::Job& job, const std::filesystem::path& other_model,
+                               const std::filesystem::path& other_adapter) {
   ABL_CHECK(std::filesystem::exists(other_model), InputError, "--model: no such model folder or file: {}",
             other_model.string());
   const StudyInputs inputs = load_study_inputs(job);
@@ -115,8 +111,10 @@ ModelEvaluation evaluate_model(const config::Job& job, const std::filesystem::pa
 
   config::Job other_job = job;
   other_job.model = std::filesystem::absolute(other_model).string();
+  other_job.adapter = other_adapter.empty() ? std::nullopt : std::optional(other_adapter.string());
   Worker other(WorkerPlacement{});
-  fmt::print("Loading model {}...\n", other_model.string());
+  fmt::print("Loading model {}{}...\n", other_model.string(),
+             other_adapter.empty() ? "" : fmt::format(" with adapter {}", other_adapter.string()));
   set_up(other, other_job, inputs);
   fmt::print("* Obtaining first-token probability distributions...\n");
   const torch::Tensor other_logprobs = logprobs(other, inputs.good_evaluation, result.response_prefix);

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "abliterate/cache/residual_cache.hpp"
 #include "abliterate/common/error.hpp"
+#include "abliterate/model/json_file.hpp"
+#include "abliterate/model/lora_adapter.hpp"
 
 namespace abliterate::dist {
 
@@ -12,6 +15,12 @@ StudyInputs load_study_inputs(const config::Job& job) {
   const std::filesystem::path model_path = job.resolve_input(job.model);
   ABL_CHECK(std::filesystem::exists(model_path), InputError, "{}: model: no such model folder or file: {}",
             job.source_path.string(), model_path.string());
+  if (job.adapter) {
+    const std::filesystem::path adapter = job.resolve_input(*job.adapter);
+    ABL_CHECK(std::filesystem::is_directory(adapter), InputError,
+              "{}: adapter: no such adapter folder: {} (expected a PEFT LoRA adapter: {} and {})",
+              job.source_path.string(), adapter.string(), model::kAdapterConfigFile, model::kAdapterWeightsFile);
+  }
   StudyInputs inputs;
   inputs.good = data::load_prompt_set(job, job.good_prompts, "good_prompts");
   inputs.bad = data::load_prompt_set(job, job.bad_prompts, "bad_prompts");
@@ -46,8 +55,26 @@ std::string preparation_fingerprint(const config::Job& job, const StudyInputs& i
       const auto file = model_path / name;
       if (std::filesystem::exists(file)) fp.add(name).add_file(file);
     }
+    // A sharded checkpoint's weights are in the shards its index names: a changed shard is another model.
+    const auto index = model_path / "model.safetensors.index.json";
+    if (std::filesystem::exists(index)) {
+      std::set<std::string> shards;
+      const nlohmann::json root = model::read_json_file(index);
+      if (root.contains("weight_map") && root.at("weight_map").is_object()) {
+        for (const auto& [tensor, shard] : root.at("weight_map").items()) {
+          if (shard.is_string()) shards.insert(shard.get<std::string>());
+        }
+      }
+      for (const std::string& shard : shards) fp.add(shard).add_file(model_path / shard);
+    }
   } else {
     fp.add_file(model_path);
+  }
+  if (job.adapter) {  // a fine-tune is another model: its residuals and baselines are its own
+    const std::filesystem::path adapter = job.resolve_input(*job.adapter);
+    for (const char* name : {model::kAdapterConfigFile, model::kAdapterWeightsFile}) {
+      fp.add(fmt::format("adapter:{}", name)).add_file(adapter / name);
+    }
   }
   for (const auto* set : {&inputs.good, &inputs.bad, &inputs.good_evaluation, &inputs.bad_evaluation}) {
     fp.add(fmt::format("set:{}", set->size()));

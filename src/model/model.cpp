@@ -12,6 +12,7 @@
 #include "abliterate/model/gguf_model_config.hpp"
 #include "abliterate/model/gguf_vocab.hpp"
 #include "abliterate/model/hf_checkpoint.hpp"
+#include "abliterate/model/lora_adapter.hpp"
 
 namespace abliterate::model {
 
@@ -140,6 +141,15 @@ std::vector<int64_t> stop_token_ids(const ModelConfig& config, const Tokenizer& 
   return ids;
 }
 
+// The decoder weights from `checkpoint`, with options.adapter merged in when one is given.
+DecoderWeights load_weights(TensorSource& checkpoint, const ModelConfig& config, const LoadOptions& options) {
+  const auto tensor_options = torch::TensorOptions().dtype(options.dtype).device(options.device);
+  if (options.adapter.empty()) return load_decoder_weights(checkpoint, config, tensor_options);
+  const LoraAdapter adapter = LoraAdapter::open(options.adapter);
+  AdaptedTensorSource adapted(checkpoint, adapter);
+  return load_decoder_weights(adapted, config, tensor_options);
+}
+
 void check_load_options(const std::filesystem::path& path, const LoadOptions& options) {
   ABL_CHECK(options.dtype == torch::kFloat32 || options.dtype == torch::kBFloat16 || options.dtype == torch::kFloat16,
             InputError, "{}: dtype {} is not supported (expected float32, bfloat16 or float16)", path.string(),
@@ -162,9 +172,7 @@ std::unique_ptr<Model> load_gguf_model(const std::filesystem::path& path, const 
   GgufChatTemplate chat = read_gguf_chat_template(reader, vocab);
   std::vector<int64_t> stop_ids = stop_token_ids(config, tokenizer);
 
-  DecoderWeights weights =
-      load_decoder_weights(checkpoint, config, torch::TensorOptions().dtype(options.dtype).device(options.device));
-  Decoder decoder(config, std::move(weights));
+  Decoder decoder(config, load_weights(checkpoint, config, options));
   return std::make_unique<DecoderModel>(std::move(config), std::move(tokenizer), std::move(chat.chat_template),
                                         std::move(decoder), std::move(stop_ids), chat.is_from_file);
 }
@@ -189,9 +197,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path, const Load
   std::vector<int64_t> stop_ids = stop_token_ids(config, tokenizer);
 
   HfCheckpoint checkpoint = HfCheckpoint::open(path);
-  DecoderWeights weights =
-      load_decoder_weights(checkpoint, config, torch::TensorOptions().dtype(options.dtype).device(options.device));
-  Decoder decoder(config, std::move(weights));
+  Decoder decoder(config, load_weights(checkpoint, config, options));
   return std::make_unique<DecoderModel>(std::move(config), std::move(tokenizer), std::move(chat_template),
                                         std::move(decoder), std::move(stop_ids));
 }

@@ -41,7 +41,9 @@ const json* find_key(const json& object, const std::string& key) {
 
 void compare_value(const std::string& label, const json* stored, const json* current,
                    std::vector<SettingsDifference>& out) {
-  if (stored == nullptr && current == nullptr) return;
+  // A key a newer version added (stored by none before it) reads as unset: null.
+  const auto is_unset = [](const json* value) { return value == nullptr || value->is_null(); };
+  if (is_unset(stored) && is_unset(current)) return;
   if (stored != nullptr && current != nullptr && *stored == *current) return;
   out.push_back(SettingsDifference{.key = label,
                                    .stored = stored != nullptr ? short_text(*stored) : kAbsent,
@@ -55,7 +57,7 @@ const std::vector<std::string>& result_defining_settings_keys() {
   // Spelled through the job-key table, as every reader of job keys does.
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> names;
-    for (JobKey key : {JobKey::model, JobKey::dtypes, JobKey::quantization, JobKey::max_response_length,
+    for (JobKey key : {JobKey::model, JobKey::adapter, JobKey::dtypes, JobKey::quantization, JobKey::max_response_length,
                        JobKey::response_prefix, JobKey::chain_of_thought_skips, JobKey::kl_divergence_scale,
                        JobKey::kl_divergence_target, JobKey::orthogonalize_direction, JobKey::row_normalization,
                        JobKey::winsorization_quantile, JobKey::objectives, JobKey::refusal_markers,

@@ -51,7 +51,8 @@ int convert_config_command(const ConvertConfigArgs& args);
 
 struct EvaluateArgs {
   std::string job_path;
-  std::optional<std::string> model;  // --model: the model to measure (default: the job's evaluate_model)
+  std::optional<std::string> model;    // --model: the model to measure (default: the job's evaluate_model)
+  std::optional<std::string> adapter;  // --adapter: a LoRA adapter merged into that model (default: none)
 };
 
 // `abliterate evaluate JOB --model OTHER`: KL divergence and refusals of
@@ -63,6 +64,7 @@ struct ChatArgs {
   int64_t max_new_tokens = 512;  // --max-new-tokens: per reply
   std::string system_prompt;     // --system: empty = no system message
   std::string dtype = "float32"; // --dtype: float32 or bfloat16
+  std::string adapter;           // --adapter: a PEFT LoRA adapter folder merged at load; empty = none
 };
 
 // `abliterate chat MODEL`: a streaming REPL on stdin/stdout; /reset clears the

@@ -84,6 +84,7 @@ struct Job {
 
   // --- model ---
   std::string model;                             // model folder (HF layout) or .gguf file; required
+  std::optional<std::string> adapter;            // PEFT LoRA adapter folder merged at load; relative to the job file
   std::vector<DType> dtypes = {DType::float32};  // tried in order; Heretic's "auto" has no meaning here
   std::string device = "auto";                   // "auto" (CUDA when present), "cpu", "cuda"
   // Heretic's name for the placement; a job that sets only device_map gets it
@@ -103,7 +104,7 @@ struct Job {
   int64_t batch_size = 0;             // prompts per forward batch; 0: each worker times sizes and picks (spec §3.5)
   int64_t max_batch_size = 128;       // upper bound for auto-detection
   int64_t max_response_length = 100;  // new tokens when counting refusals
-  bool print_responses = false;       // print each prompt and response while counting refusals (`evaluate`)
+  bool print_responses = false;       // print each prompt and response while counting refusals (`evaluate`, trials)
   // Heretic v1.3.0: the text appended to every rendered prompt (method spec
   // §3.4); unset: detected in the preparation phase.
   std::optional<std::string> response_prefix;

@@ -12,6 +12,7 @@ namespace abliterate::config {
 // Every top-level key of a job file, in schema order.
 enum class JobKey {
   model,
+  adapter,
   evaluate_model,
   dtypes,
   quantization,
@@ -55,8 +56,9 @@ enum class JobKey {
   output,
 };
 
-inline constexpr std::array<const char*, 42> kJobKeyNames = {
+inline constexpr std::array<const char*, 43> kJobKeyNames = {
     "model",
+    "adapter",
     "evaluate_model",
     "dtypes",
     "quantization",

@@ -24,9 +24,11 @@ struct ModelEvaluation {
 // Loads the job's prompt sets and base model, takes the response prefix and
 // baselines from the job's cache when its fingerprint matches (else computes
 // them, without the refusal directions, which evaluation does not need), then
-// measures `other_model` with the same prefix. Both models render prompts with
-// their own chat template. Throws InputError when a model is missing or the two
-// vocabularies differ in size, and the worker's errors otherwise.
-ModelEvaluation evaluate_model(const config::Job& job, const std::filesystem::path& other_model);
+// measures `other_model` (with `other_adapter` merged, when not empty) with
+// the same prefix. Both models render prompts with their own chat template.
+// Throws InputError when a model is missing or the two vocabularies differ in
+// size, and the worker's errors otherwise.
+ModelEvaluation evaluate_model(const config::Job& job, const std::filesystem::path& other_model,
+                               const std::filesystem::path& other_adapter = {});
 
 }  // namespace abliterate::dist

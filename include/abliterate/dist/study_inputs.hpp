@@ -33,8 +33,9 @@ inline nlohmann::json prompts_to_json(const std::vector<data::Prompt>& prompts) 
   return prompts_to_json(prompts, 0, prompts.size());
 }
 
-// Fingerprint of model files, prompts and the options that shape the cached
-// preparation (DESIGN.md §2.3).
+// Fingerprint of model files (a folder's config, tokenizer and template files
+// and every weight file, shards included; a GGUF file), the adapter's files,
+// prompts and the options that shape the cached preparation (DESIGN.md §2.3).
 std::string preparation_fingerprint(const config::Job& job, const StudyInputs& inputs);
 
 }  // namespace abliterate::dist

@@ -22,6 +22,8 @@ namespace abliterate::model {
 struct LoadOptions {
   torch::Dtype dtype = torch::kFloat32;
   torch::Device device = torch::kCPU;
+  // A PEFT LoRA adapter folder merged into the weights at load (lora_adapter.hpp); empty: none.
+  std::filesystem::path adapter;
 };
 
 // Token ids of several prompts, left padded so that position -1 is every
@@ -45,7 +47,8 @@ class Model {
   // Loads an HF folder (config.json, model.safetensors, tokenizer.json,
   // chat template) or a .gguf file (config, tokenizer and chat template from
   // its metadata, spec §5.5-§5.7). Throws FormatError / IoError naming the
-  // file and tensor.
+  // file and tensor. With options.adapter, the adapter is merged into the
+  // weights it targets; a bad adapter throws naming its file and key.
   static std::unique_ptr<Model> load(const std::filesystem::path& path, const LoadOptions& options);
 
   virtual ~Model() = default;
