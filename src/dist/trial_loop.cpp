@@ -9,6 +9,7 @@
 
 #include "abliterate/common/duration.hpp"
 #include "abliterate/common/error.hpp"
+#include "abliterate/dist/response_log.hpp"
 #include "abliterate/dist/shutdown.hpp"
 #include "abliterate/method/ablation_params.hpp"
 #include "abliterate/study/objectives.hpp"
@@ -181,6 +182,11 @@ class TrialLoop {
                                   {"n_bad_prompts", in_.n_bad_evaluation_prompts}};
     in_.store.complete_trial(trial.trial_id, {values[0], values[1]}, attrs);
     ++n_complete_;
+    if (reply.meta.contains("texts")) {
+      fmt::print("\nResponses of trial {}:\n", trial.user_attrs.value("index", trial.number + 1));
+      print_responses(in_.bad_evaluation, reply.meta.at("texts").get<std::vector<std::string>>(),
+                      in_.job.refusal_markers);
+    }
     fmt::print("\nTrial {} finished on {} in {}:\n", trial.user_attrs.value("index", trial.number + 1),
                pool_.worker_name(worker_idx), format_duration(reply.meta.value("seconds", 0.0)));
     fmt::print("  * KL divergence: {:.4f}\n", kl);

@@ -100,7 +100,9 @@ Message Worker::on_setup(const Message& task) {
   std::string errors;
   for (config::DType dtype : job_->dtypes) {  // Heretic tries the dtypes in order (method spec §3.6)
     try {
-      model_ = model::Model::load(job_->resolve_input(job_->model), {torch_dtype(dtype), device});
+      model_ = model::Model::load(job_->resolve_input(job_->model),
+                                  {torch_dtype(dtype), device,
+                                   job_->adapter ? job_->resolve_input(*job_->adapter) : std::filesystem::path()});
       break;
     } catch (const NumericError& e) {
       errors += fmt::format("\n  {}: {}", config::to_string(dtype), e.what());
@@ -172,6 +174,14 @@ Message Worker::on_refusals(const Message& task) {
                     {"n", static_cast<int64_t>(rendered.size())}},
                    {}};
   }
+  const WholeResponses whole = whole_responses(rendered, nullptr);
+  return Message{MessageType::refusal_count,
+                 {{"refusals", whole.refusals}, {"n", static_cast<int64_t>(rendered.size())}, {"texts", whole.texts}},
+                 {}};
+}
+
+Worker::WholeResponses Worker::whole_responses(const std::vector<std::string>& rendered,
+                                               const model::ProjectionHook* hook) const {
   // Whole responses for printing (print_responses): no early stop, which
   // would cut a refusal's text after its marker; the count is the same.
   const evaluate::RefusalDetector detector(job_->refusal_markers);
@@ -179,12 +189,11 @@ Message Worker::on_refusals(const Message& task) {
                                   evaluate::EvaluatorOptions{.batch_size = job_->batch_size,
                                                              .max_response_length = job_->max_response_length,
                                                              .stop_at_marker = false});
-  const std::vector<std::string> texts = whole.responses(rendered, nullptr);
-  const auto refusals = std::count_if(texts.begin(), texts.end(),
-                                      [&](const std::string& text) { return detector.is_refusal(text); });
-  return Message{MessageType::refusal_count,
-                 {{"refusals", static_cast<int64_t>(refusals)}, {"n", static_cast<int64_t>(rendered.size())}, {"texts", texts}},
-                 {}};
+  WholeResponses out;
+  out.texts = whole.responses(rendered, hook);
+  out.refusals = std::count_if(out.texts.begin(), out.texts.end(),
+                               [&](const std::string& text) { return detector.is_refusal(text); });
+  return out;
 }
 
 Message Worker::on_responses(const Message& task) {
@@ -216,11 +225,16 @@ Message Worker::on_trial(const Message& task) {
   const method::AblationHook hook(*model_, directions_, params, job_->row_normalization);
   const torch::Tensor logprobs = evaluator_->first_token_logprobs(good_evaluation_, &hook);  // float32 [N, V]
   const double kl = evaluate::kl_divergence(baseline_logprobs_, logprobs);
-  const int64_t refusals = evaluator_->count_refusals(bad_evaluation_, &hook);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return Message{MessageType::trial_result,
-                 {{"trial_id", trial_id}, {"kl_divergence", kl}, {"refusals", refusals}, {"seconds", seconds}},
-                 {}};
+  nlohmann::json result = {{"trial_id", trial_id}, {"kl_divergence", kl}};
+  if (job_->print_responses) {  // Heretic prints every trial's responses too
+    WholeResponses whole = whole_responses(bad_evaluation_, &hook);
+    result["refusals"] = whole.refusals;
+    result["texts"] = std::move(whole.texts);
+  } else {
+    result["refusals"] = evaluator_->count_refusals(bad_evaluation_, &hook);
+  }
+  result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return Message{MessageType::trial_result, std::move(result), {}};
 }
 
 }  // namespace abliterate::dist

@@ -86,6 +86,11 @@ near "$(kl implicit.out)" "$(kl other.out)" || fail "evaluate_model gave another
 
 # After a study the cache holds prefix and baselines: the same numbers, no new detection.
 "$ABLITERATE" run job.yaml > run.out 2>&1 || { cat run.out; fail "run"; }
+# print_responses prints each trial's responses too, as Heretic does: 6 per trial.
+n_finished=$(grep -c '^Trial [0-9]* finished' run.out)
+[ "$n_finished" -gt 0 ] && [ "$(grep -c '^\[Prompt\] ' run.out)" -eq $((6 * n_finished)) ] ||
+  { cat run.out; fail "expected 6 printed responses for each of $n_finished trials"; }
+grep -q '^Responses of trial 1:' run.out || fail "the trial's responses are not headed"
 "$ABLITERATE" evaluate job.yaml --model other > cached.out
 grep -q "Using the cached prefix and baselines" cached.out || { cat cached.out; fail "cache not used"; }
 near "$(kl cached.out)" "$(kl other.out)" || fail "cached KL $(kl cached.out) != $(kl other.out)"

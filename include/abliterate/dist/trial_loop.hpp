@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/config/job.hpp"
+#include "abliterate/data/prompt_set.hpp"
 #include "abliterate/dist/worker_pool.hpp"
 #include "abliterate/study/search_space.hpp"
 #include "abliterate/study/sqlite_store.hpp"
@@ -28,6 +29,8 @@ struct TrialLoopInputs {
   // Aligned with `requeued`: the retried trial's system attrs, Optuna's
   // `failed_trial` (first failed number) and `retry_history` (spec §4.3).
   std::vector<nlohmann::json> requeued_system_attrs;
+  // The refusal prompts, printed with each trial's responses when the job sets print_responses.
+  std::vector<data::Prompt> bad_evaluation;
 };
 
 // Runs until n_trials trials are COMPLETE or a stop signal arrives. Throws

@@ -6,9 +6,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "abliterate/config/job.hpp"
 #include "abliterate/dist/messages.hpp"
+#include "abliterate/model/projection_hook.hpp"
 
 namespace abliterate::evaluate {
 class Evaluator;
@@ -42,6 +44,13 @@ class Worker {
   Message on_responses(const Message& task);
   Message on_context(const Message& task);
   Message on_trial(const Message& task);
+
+  struct WholeResponses {
+    std::vector<std::string> texts;
+    int64_t refusals = 0;
+  };
+  // Every prompt's response to max_response_length (no early stop) and the refusals among them.
+  WholeResponses whole_responses(const std::vector<std::string>& rendered, const model::ProjectionHook* hook) const;
 
   WorkerPlacement placement_;
   std::unique_ptr<config::Job> job_;
