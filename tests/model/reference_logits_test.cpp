@@ -139,6 +139,15 @@ TEST(ReferenceLogitsTest, SmolLM2_135mMatchesTransformers) {
   expect_matches_reference(*model, "smollm2-135m");
 }
 
+// The refusal LoRA of issue 10 on the SmolLM2 GGUF, against transformers + PEFT
+// (PeftModel.from_pretrained, merge_and_unload) on the same weights.
+TEST(ReferenceLogitsTest, SmolLM2_135mWithRefusalAdapterMatchesTransformersAndPeft) {
+  LoadOptions options;
+  options.adapter = std::filesystem::path(ABL_SOURCE_DIR) / "tools" / "refusal-tune" / "smollm2-refusal";
+  const auto model = Model::load(real_model("SmolLM2-135M-Instruct.Q4_1.gguf"), options);
+  expect_matches_reference(*model, "smollm2-135m-refusal");
+}
+
 // The tiny models: regenerated with the options `abliterate make-tiny-model
 // --family F` uses (TinyModelOptions::for_family, seed 1234), which the fixtures
 // were made from.

@@ -15,6 +15,8 @@ Models:
   smollm2-135m  models/SmolLM2-135M-Instruct.Q4_1.gguf  the converter: Gemma norms -1, Llama Q/K permute)
   tiny-<family> the folder `abliterate make-tiny-model [--family F] DIR` writes (deterministic, so the
                 C++ test regenerates it and compares against the fixture)
+  smollm2-135m-refusal  the SmolLM2 GGUF with the refusal LoRA of tools/refusal-tune/smollm2-refusal,
+                loaded by PEFT (PeftModel.from_pretrained) and merged (merge_and_unload), issue 10
 
 Each prompt runs alone (batch 1, no padding). Greedy continuations never stop at eos: exactly 32
 argmax tokens with the KV cache, as generate(do_sample=False) computes them.
@@ -48,6 +50,10 @@ import make_tokenizer_fixtures as tokref  # noqa: E402  (the tokenizer reference
 GGUF_MODELS = {
     "gemma3-270m": ("gemma-3-270m-q4_k_m.gguf", "gemma3.jinja"),  # base model: no template in the GGUF
     "smollm2-135m": ("SmolLM2-135M-Instruct.Q4_1.gguf", None),      # ChatML template from the GGUF
+}
+# GGUF models with a PEFT LoRA adapter merged: name -> (GGUF fixture name, adapter folder).
+ADAPTED_MODELS = {
+    "smollm2-135m-refusal": ("smollm2-135m", ROOT / "tools" / "refusal-tune" / "smollm2-refusal"),
 }
 TINY_FAMILIES = {  # fixture name -> --family value (None: the default, gemma3)
     "tiny-gemma3": None,
@@ -171,13 +177,16 @@ class ReferenceTokenizer:
         return self.hf(text, add_special_tokens=False)["input_ids"] == ids
 
 
-def make_fixture(name, model_dir, gguf_file, template, n_long_questions):
+def make_fixture(name, model_dir, gguf_file, template, n_long_questions, adapter=None):
     torch.manual_seed(0)
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}
     reference_tokenizer = ReferenceTokenizer(name, model_dir, gguf_file)
     tokenizer = reference_tokenizer.hf
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32,
                                                  attn_implementation="eager", **kwargs)
+    if adapter is not None:
+        from peft import PeftModel
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     model.eval()
     if template is None:
         template = tokenizer.chat_template
@@ -204,6 +213,8 @@ def make_fixture(name, model_dir, gguf_file, template, n_long_questions):
                      "transformers": version("transformers"), "gguf": version("gguf"),
                      "tokenizers": version("tokenizers"), "safetensors": version("safetensors")},
         "source": gguf_file or "abliterate make-tiny-model",
+        **({"adapter": str(adapter.relative_to(ROOT)), "merged_by": f"peft {version('peft')} merge_and_unload"}
+           if adapter is not None else {}),
         "tokenized_by": reference_tokenizer.kind,
         "model_type": cfg.model_type,
         "attn_implementation": "eager",
@@ -231,12 +242,17 @@ def main():
     parser.add_argument("names", nargs="*", help="fixtures to make (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(1)  # the machine is shared: OpenMP threads spinning on busy cores crawl
-    names = args.names or list(GGUF_MODELS) + list(TINY_FAMILIES)
+    names = args.names or list(GGUF_MODELS) + list(ADAPTED_MODELS) + list(TINY_FAMILIES)
     for name in names:
         if name in GGUF_MODELS:
             gguf_file, template_file = GGUF_MODELS[name]
             template = (TEMPLATES / template_file).read_text(encoding="utf-8") if template_file else None
             make_fixture(name, MODELS_DIR, gguf_file, template, 60)
+        elif name in ADAPTED_MODELS:
+            base, adapter = ADAPTED_MODELS[name]
+            gguf_file, template_file = GGUF_MODELS[base]
+            template = (TEMPLATES / template_file).read_text(encoding="utf-8") if template_file else None
+            make_fixture(name, MODELS_DIR, gguf_file, template, 60, adapter)
         elif name in TINY_FAMILIES:
             family = TINY_FAMILIES[name]
             with tempfile.TemporaryDirectory() as tmp:
