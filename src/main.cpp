@@ -52,9 +52,11 @@ int main(int argc, char** argv) {
       app.add_subcommand("evaluate", "KL divergence and refusals of another model against the job's model");
   evaluate->add_option("job", evaluate_args.job_path, "Job file")->required();
   evaluate->add_option("--model", evaluate_args.model,
-                       "The model to measure (default: the job's evaluate_model; with --adapter alone, the job's model)");
+                       "The model to measure (default: the job's evaluate_model; with --adapter alone, the "
+                       "job's model)");
   evaluate->add_option("--adapter", evaluate_args.adapter,
-                       "A PEFT LoRA adapter folder merged into the measured model (e.g. a fine-tune of the job's model)");
+                       "A PEFT LoRA adapter folder merged into the measured model (e.g. a fine-tune of the "
+                       "job's model)");
 
   cli::ChatArgs chat_args;
   CLI::App* chat = app.add_subcommand("chat", "Talk to a model: a streaming REPL (greedy decoding)");

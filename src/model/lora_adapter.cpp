@@ -33,7 +33,9 @@ void check_config(const nlohmann::json& config, const std::string& file) {
   ABL_CHECK(peft_type == "LORA", FormatError,
             "{}: key 'peft_type': \"{}\" is not supported (expected \"LORA\"; other PEFT methods change the "
             "weights in other ways)", file, peft_type);
-  auto flag = [&](const char* key) { return config.contains(key) && config.at(key).is_boolean() && config.at(key).get<bool>(); };
+  auto flag = [&](const char* key) {
+    return config.contains(key) && config.at(key).is_boolean() && config.at(key).get<bool>();
+  };
   ABL_CHECK(!flag("use_dora"), FormatError,
             "{}: key 'use_dora': DoRA adapters are not supported (their merge rescales each column by a learned "
             "magnitude); merge it with PEFT's merge_and_unload() and pass the merged folder as the model", file);
@@ -41,8 +43,8 @@ void check_config(const nlohmann::json& config, const std::string& file) {
             "{}: key 'fan_in_fan_out': true is for GPT-2 style Conv1D weights, which no supported model family has",
             file);
   ABL_CHECK(!flag("lora_bias"), FormatError, "{}: key 'lora_bias': LoRA bias terms are not supported", file);
-  const std::string bias = config.contains("bias") && config.at("bias").is_string() ? config.at("bias").get<std::string>()
-                                                                                     : std::string("none");
+  const bool has_bias = config.contains("bias") && config.at("bias").is_string();
+  const std::string bias = has_bias ? config.at("bias").get<std::string>() : std::string("none");
   ABL_CHECK(bias == "none", FormatError, "{}: key 'bias': \"{}\" is not supported (expected \"none\")", file, bias);
   for (const char* key : {"alpha_pattern", "modules_to_save"}) {
     const bool empty = !config.contains(key) || config.at(key).is_null() || config.at(key).empty();

@@ -57,8 +57,9 @@ const std::vector<std::string>& result_defining_settings_keys() {
   // Spelled through the job-key table, as every reader of job keys does.
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> names;
-    for (JobKey key : {JobKey::model, JobKey::adapter, JobKey::dtypes, JobKey::quantization, JobKey::max_response_length,
-                       JobKey::response_prefix, JobKey::chain_of_thought_skips, JobKey::kl_divergence_scale,
+    for (JobKey key : {JobKey::model, JobKey::adapter, JobKey::dtypes, JobKey::quantization,
+                       JobKey::max_response_length, JobKey::response_prefix, JobKey::chain_of_thought_skips,
+                       JobKey::kl_divergence_scale,
                        JobKey::kl_divergence_target, JobKey::orthogonalize_direction, JobKey::row_normalization,
                        JobKey::winsorization_quantile, JobKey::objectives, JobKey::refusal_markers,
                        JobKey::system_prompt, JobKey::good_prompts, JobKey::bad_prompts,

@@ -133,8 +133,9 @@ TEST(LoraAdapterTest, RsLoraScalesByTheSquareRootOfTheRank) {
   options.adapter = dir.path() / "adapter";
   const auto adapted = Model::load(tiny_model_folder(), options);
   const auto base = Model::load(tiny_model_folder(), LoadOptions{});
+  const double rslora_scale = 6.0 / std::sqrt(static_cast<double>(kRank));
   const torch::Tensor expected = base->projection_weight(Projection::mlp_down_proj, 1) +
-                                 6.0 / std::sqrt(static_cast<double>(kRank)) * torch::mm(lora[1].tensor, lora[0].tensor);
+                                 rslora_scale * torch::mm(lora[1].tensor, lora[0].tensor);
   EXPECT_TRUE(torch::allclose(adapted->projection_weight(Projection::mlp_down_proj, 1), expected, 1e-6, 1e-6));
 }
 
@@ -160,13 +161,14 @@ TEST(LoraAdapterTest, RefusesDoraAndOtherVariantsNamingTheKey) {
   expect_refused(adapter_config({{"peft_type", "IA3"}}), lora, {"adapter_config.json", "'peft_type'", "IA3"});
   expect_refused(adapter_config({{"fan_in_fan_out", true}}), lora, {"adapter_config.json", "'fan_in_fan_out'"});
   expect_refused(adapter_config({{"bias", "lora_only"}}), lora, {"adapter_config.json", "'bias'"});
-  expect_refused(adapter_config({{"alpha_pattern", {{"q_proj", 4}}}}), lora, {"adapter_config.json", "'alpha_pattern'"});
+  expect_refused(adapter_config({{"alpha_pattern", {{"q_proj", 4}}}}), lora,
+                 {"adapter_config.json", "'alpha_pattern'"});
   expect_refused(adapter_config({{"r", 0}}), lora, {"adapter_config.json", "'r'"});
   // A DoRA magnitude vector in the weights, whatever the config says.
   std::vector<NamedTensor> with_magnitude = lora;
-  with_magnitude.push_back({"base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector", torch::ones({64, 1})});
-  expect_refused(adapter_config(), with_magnitude,
-                 {"adapter_model.safetensors", "'base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector'"});
+  const std::string magnitude_key = "base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector";
+  with_magnitude.push_back({magnitude_key, torch::ones({64, 1})});
+  expect_refused(adapter_config(), with_magnitude, {"adapter_model.safetensors", "'" + magnitude_key + "'"});
 }
 
 TEST(LoraAdapterTest, RefusesUnknownTargetModulesNamingTheKey) {
