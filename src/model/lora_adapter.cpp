@@ -71,6 +71,11 @@ std::optional<std::pair<std::string, char>> parse_key(const std::string& key) {
   return std::nullopt;
 }
 
+// "model.layers.0.self_attn.q_proj.weight" -> "model.layers.0.self_attn.q_proj".
+std::string module_of(const std::string& weight_name) {
+  return weight_name.substr(0, weight_name.size() - std::string_view(".weight").size());
+}
+
 // True when `hf_name` is "<prefix>layers.<i>.<suffix>" of an adaptable projection.
 bool is_adaptable_projection(const std::string& hf_name) {
   for (LayerTensor tensor : kAdaptableTensors) {
@@ -117,9 +122,8 @@ LoraAdapter LoraAdapter::open(const std::filesystem::path& folder) {
   LoraAdapter adapter;
   adapter.folder_ = folder;
   for (auto& [weight_name, pair] : matrices) {
-    const std::string module = weight_name.substr(0, weight_name.size() - std::string_view(".weight").size());
-    const std::string key_a = std::string(kPeftKeyPrefix) + module + std::string(kLoraASuffix);
-    const std::string key_b = std::string(kPeftKeyPrefix) + module + std::string(kLoraBSuffix);
+    const std::string key_a = adapter.key_of(weight_name, "A");
+    const std::string key_b = adapter.key_of(weight_name, "B");
     ABL_CHECK(pair.count('A') && pair.count('B'), FormatError, "{}: key '{}' has no partner '{}'", file,
               pair.count('A') ? key_a : key_b, pair.count('A') ? key_b : key_a);
     const torch::Tensor& a = pair.at('A');  // [r, in]
@@ -136,8 +140,7 @@ LoraAdapter LoraAdapter::open(const std::filesystem::path& folder) {
 }
 
 std::string LoraAdapter::key_of(const std::string& weight_name, const char* matrix) const {
-  const std::string module = weight_name.substr(0, weight_name.size() - std::string_view(".weight").size());
-  return std::string(kPeftKeyPrefix) + module + ".lora_" + matrix + ".weight";
+  return std::string(kPeftKeyPrefix) + module_of(weight_name) + ".lora_" + matrix + ".weight";
 }
 
 AdaptedTensorSource::AdaptedTensorSource(TensorSource& base, const LoraAdapter& adapter)
@@ -147,7 +150,7 @@ AdaptedTensorSource::AdaptedTensorSource(TensorSource& base, const LoraAdapter& 
     ABL_CHECK(is_adaptable_projection(weight_name), FormatError,
               "{}: key '{}': target module '{}' is not supported (expected the q_proj, k_proj, v_proj, o_proj, "
               "gate_proj, up_proj or down_proj of a decoder layer)", file, adapter.key_of(weight_name, "A"),
-              weight_name.substr(0, weight_name.size() - std::string_view(".weight").size()));
+              module_of(weight_name));
     ABL_CHECK(base.contains(weight_name), FormatError,
               "{}: key '{}': the model ({}) has no weight '{}'; is the adapter for another model?", file,
               adapter.key_of(weight_name, "A"), base.file_of(weight_name), weight_name);
