@@ -32,6 +32,7 @@
 
 namespace {
 
+using abliterate::model::LoadOptions;
 using abliterate::model::Model;
 
 struct Options {
@@ -198,7 +199,10 @@ int run(const Options& options) {
 
   const auto load = [&](torch::Dtype dtype, torch::Device device) {
     const auto start = std::chrono::steady_clock::now();
-    auto model = Model::load(model_path, {dtype, device});
+    LoadOptions options;
+    options.dtype = dtype;
+    options.device = device;
+    auto model = Model::load(model_path, options);
     fmt::print("loaded {} on {} in {:.1f} s\n", c10::toString(dtype), device.str(), seconds_since(start));
     return model;
   };
