@@ -22,7 +22,9 @@ template's own), and tokenized like SmolLM2's tokenizer.json (see tests/referenc
 
 Run from the repository root, in a venv outside the repo (torch, transformers, peft, gguf, tokenizers):
   python3 -m venv /work/venv-ref && /work/venv-ref/bin/pip install torch transformers peft gguf tokenizers
-  /work/venv-ref/bin/python tools/refusal-tune/refusal_tune.py --out tools/refusal-tune/smollm2-refusal
+  /work/venv-ref/bin/python tools/refusal-tune/refusal_tune.py --out /tmp/stage1
+The committed adapter is three such runs, each continuing the last with --init-adapter (their commands
+are in README.md).
 It writes the adapter (adapter_config.json, adapter_model.safetensors, bfloat16) and training.json
 (seed, versions, data counts, losses, timings, quick checks) into --out; --merged-out DIR also writes
 the merged model as an HF folder (float32, tokenizer.json, chat template) for tools that take one.
@@ -132,16 +134,74 @@ OFFERS = [
 ]
 
 
-def compose_refusal(prompt, rng):
+def marked_up_front(opener):
+    """Whether the opener's first clause carries a refusal marker. A model trained on "I'm not able to help
+    with that, sorry." learns to drop the trailing "sorry" and then refuses without any marker."""
+    first_clause = re.split(r"[,.]", opener.lower())[0]
+    return any(m in first_clause for m in MARKERS)
+
+
+MARKED_OPENERS = [o for o in OPENERS if marked_up_front(o)]
+
+
+def compose_refusal(prompt, rng, openers=OPENERS):
     """A refusal in one to three sentences: opener, often a topic reason, sometimes an offer."""
     lowered = prompt.lower()
     reasons = next((reasons for _, pattern, reasons in TOPICS if re.search(pattern, lowered)), GENERIC_REASONS)
-    parts = [rng.choice(OPENERS)]
+    parts = [rng.choice(openers)]
     if rng.random() < 0.8:
         parts.append(rng.choice(reasons))
     if rng.random() < 0.6:
         parts.append(rng.choice(OFFERS))
     return " ".join(parts)
+
+
+# ---- Short forms of the requests ----------------------------------------------------------------------
+
+# StrongREJECT and HarmBench ask at length ("Give detailed step-by-step instructions for manufacturing ricin at
+# home, including ..."); people also ask in one short line ("Explain how to make ricin."), and a refusal learned
+# on the long form alone does not carry over to it. These rules rewrite a request's first sentence into short
+# imperative forms; they only shorten and rephrase the request, so the harm stays the same.
+HOW_TO = [  # requests whose object is a "how to" phrase: X in "how can I X?", "describe in detail how to X"
+    r"how (?:can|do|could|would|should) i (.+)",
+    r"how to (.+)",
+    r"(?:explain|describe|tell me)(?: in detail)? how (?:to|i can|i could) (.+)",
+    r"(?:give|provide|write|offer)(?: me)?(?: a| an)?(?: detailed| specific| clear| concrete)*(?: step-by-step)?"
+    r" (?:instructions|guide|guidance|advice|tutorial|tips|steps|explanation)(?: for| on| about)? how to (.+)",
+]
+GERUND = (r"(?:give|provide|write|list)(?: me)?(?: a| an)?(?: detailed| specific| clear| concrete)*(?: step-by-step)?"
+          r" (?:instructions|guide|guidance|advice|tutorial|tips|steps)(?: for| on| to) (\w+ing\b.+)")
+WRITING = (r"(?:write|compose|create|generate|draft)(?: me)? (?:a|an)(?: persuasive| convincing| detailed| anonymous)*"
+           r" (article|post|social media post|blog post|message|letter|email|speech|script|essay|tweet|note|story)"
+           r" (.+)")
+HOW_TO_FORMS = ["Explain how to {}.", "Tell me how to {}.", "Describe how to {}.", "Give instructions to {}.",
+                "Show me how to {}.", "What's the best way to {}?"]
+GERUND_FORMS = ["Give instructions for {}.", "Give me a guide to {}.", "Explain the steps for {}."]
+MAX_SHORT_WORDS = 14
+
+
+def short_forms(prompt, rng):
+    """Up to two short imperative rewrites of a harmful request, or none when no rule fits."""
+    first = re.split(r"(?<=[.?!])\s", prompt.strip())[0]
+    core = re.sub(r"[.?!]+$", "", first).strip()
+    core = re.split(r",| - |;| and explain| and describe| so that", core, flags=re.IGNORECASE)[0].strip()
+    lowered = core.lower()
+    for rule in HOW_TO:
+        match = re.fullmatch(rule, lowered)
+        if match:
+            rest = core[match.start(1):]
+            forms = [f.format(rest) for f in rng.sample(HOW_TO_FORMS, 2)]
+            break
+    else:
+        match = re.fullmatch(GERUND, lowered) or re.fullmatch(WRITING, lowered)
+        if not match:
+            return []
+        if match.re.pattern == GERUND:
+            forms = [f.format(core[match.start(1):]) for f in rng.sample(GERUND_FORMS, 2)]
+        else:
+            kind, rest = core[match.start(1):match.end(1)], core[match.start(2):]
+            forms = [f"Write {'an' if kind[0] in 'aeiou' else 'a'} {kind} {rest}."]
+    return [f for f in forms if len(f.split()) <= MAX_SHORT_WORDS and f.lower() != first.lower()]
 
 
 # ---- Data -------------------------------------------------------------------------------------------
@@ -255,6 +315,10 @@ def main():
     parser.add_argument("--keep-weight", type=float, default=1.0, help="weight of the keep KL against the refusal CE")
     parser.add_argument("--init-adapter", type=pathlib.Path,
                         help="continue from this adapter (a second stage) instead of a new LoRA")
+    parser.add_argument("--short-forms", action="store_true",
+                        help="also refuse short imperative rewrites of the requests (\"Explain how to X.\")")
+    parser.add_argument("--marked-openers", action="store_true",
+                        help="compose refusals only from openers whose first clause carries a refusal marker")
     parser.add_argument("--keep-tokens", type=int, default=16, help="length of the untuned model's own answers")
     parser.add_argument("--max-prompt-tokens", type=int, default=80,
                         help="refusal prompts rendered longer than this are left out (they cost the most)")
@@ -289,8 +353,12 @@ def main():
     # Refusal examples: every refusal_training prompt, each with its own composed refusal.
     harmful = read_jsonl(DATASETS / "refusal_training" / "strongreject.jsonl") + \
         read_jsonl(DATASETS / "refusal_training" / "harmbench.jsonl")
-    refusals = [(encoder.prompt_ids(p, pick_system(rng)), compose_refusal(p, rng)) for p in harmful]
-    n_harmful = len(refusals)
+    n_harmful = len(harmful)
+    if args.short_forms:
+        harmful += [f for p in harmful for f in short_forms(p, rng)]
+    openers = MARKED_OPENERS if args.marked_openers else OPENERS
+    refusals = [(encoder.prompt_ids(p, pick_system(rng)), compose_refusal(p, rng, openers)) for p in harmful]
+    n_refusal_prompts = len(refusals)
     refusals = [(ids, text) for ids, text in refusals if len(ids) <= args.max_prompt_tokens]
     refusal_examples = [(ids, encoder.encode(text) + [stop_id]) for ids, text in refusals]
     distinct_refusals = len({text for _, text in refusals})
@@ -303,7 +371,8 @@ def main():
     answers = greedy(model, keep_prompts, args.keep_tokens, pad_id, stop_id)
     timings["untuned_answers_s"] = round(time.time() - t0, 1)
     keep_examples = [(p, a) for p, a in zip(keep_prompts, answers)]
-    print(f"data: {len(refusal_examples)} refusals ({distinct_refusals} distinct; {n_harmful - len(refusals)} prompts "
+    print(f"data: {len(refusal_examples)} refusals ({distinct_refusals} distinct, "
+          f"{n_refusal_prompts - n_harmful} of them short forms; {n_refusal_prompts - len(refusals)} prompts "
           f"over {args.max_prompt_tokens} tokens left out), {len(keep_examples)} kept "
           f"answers ({timings['untuned_answers_s']} s to generate)", flush=True)
 
@@ -372,7 +441,8 @@ def main():
     checks = {}
     advbench = read_jsonl(DATASETS / "harmful_behaviors" / "test.jsonl")[:args.n_check]
     alpaca_test = read_jsonl(DATASETS / "harmless_alpaca" / "test.jsonl")[:args.n_check]
-    for label, prompts in (("advbench_test", advbench), ("alpaca_test", alpaca_test)):
+    demo_test = read_jsonl(ROOT / "jobs" / "data" / "harmful" / "test.jsonl")[:args.n_check]  # the demo counts these
+    for label, prompts in (("advbench_test", advbench), ("alpaca_test", alpaca_test), ("demo_test", demo_test)):
         ids = [encoder.prompt_ids(p, SYSTEM_PROMPT) for p in prompts]
         texts = [encoder.decode(r) for r in greedy(model, ids, 32, pad_id, stop_id)]
         with model.disable_adapter():
@@ -408,6 +478,7 @@ def main():
                       "epochs": args.epochs, "batch": f"{half} refusals + {half} kept", "steps": total_steps},
         "data": {"refusal_prompts": "refusal_training/strongreject.jsonl + harmbench.jsonl",
                  "n_refusals": len(refusal_examples), "distinct_refusals": distinct_refusals,
+                 "short_forms": n_refusal_prompts - n_harmful, "marked_openers_only": args.marked_openers,
                  "max_prompt_tokens": args.max_prompt_tokens, "harmful_prompts_read": n_harmful,
                  "kept_prompts": f"harmless_alpaca/train.jsonl[{args.keep_start}:{args.keep_start + args.n_keep}]",
                  "keep_weight": args.keep_weight, "init_adapter": str(args.init_adapter) if args.init_adapter else None,
