@@ -99,6 +99,22 @@ const char* to_string(MessageType type) {
   return "unknown";
 }
 
+Message failure_message(ErrorKind kind, const std::string& reason, std::optional<int64_t> trial_id) {
+  Message reply{MessageType::failure, {{"kind", to_string(kind)}, {"reason", reason}}, {}};
+  if (trial_id) reply.meta["trial_id"] = *trial_id;
+  return reply;
+}
+
+ErrorKind failure_kind(const Message& reply) {
+  const auto kind = reply.meta.find("kind");
+  if (kind == reply.meta.end() || !kind->is_string()) return ErrorKind::internal;
+  return error_kind_from_string(kind->get<std::string>()).value_or(ErrorKind::internal);
+}
+
+void rethrow_failure(const Message& reply, const std::string& context) {
+  throw_error(failure_kind(reply), fmt::format("{}: {}", context, reply.meta.value("reason", "unknown error")));
+}
+
 std::vector<uint8_t> encode_message(const Message& message) {
   ByteWriter w;
   w.put<uint32_t>(kMagic);

@@ -21,7 +21,9 @@ namespace {
 Message ask(Worker& worker, Message task, MessageType expected) {
   std::optional<Message> reply = worker.handle(task);
   ABL_ASSERT(reply.has_value(), "{} got no reply", to_string(task.type));
-  if (reply->type == MessageType::failure) throw InputError(reply->meta.value("reason", std::string("failed")));
+  if (reply->type == MessageType::failure) {
+    throw_error(failure_kind(*reply), reply->meta.value("reason", std::string("unknown error")));
+  }
   ABL_ASSERT(reply->type == expected, "{}: expected a {} reply, got {}", to_string(task.type), to_string(expected),
              to_string(reply->type));
   return std::move(*reply);

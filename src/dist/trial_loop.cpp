@@ -63,7 +63,6 @@ class TrialLoop {
   }
 
   void run() {
-    const int64_t max_failures = std::max<int64_t>(3, in_.n_trials);
     for (int worker_idx = 0; worker_idx < pool_.n_workers(); ++worker_idx) {
       if (!dispatch(worker_idx)) break;
     }
@@ -77,13 +76,7 @@ class TrialLoop {
       if (reply.type == MessageType::trial_result) {
         record_result(worker_idx, trial, reply);
       } else if (reply.type == MessageType::failure) {
-        const std::string reason = reply.meta.value("reason", "unknown error");
-        in_.store.fail_trial(trial.trial_id, reason);
-        ++n_failed_;
-        fmt::print("Trial {} failed on {}: {}\n", trial.number + 1, pool_.worker_name(worker_idx), reason);
-        ABL_CHECK(n_failed_ < max_failures, InputError,
-                  "{} trials failed in this run, the last on {}: {}; stopping (see `abliterate status {}`)", n_failed_,
-                  pool_.worker_name(worker_idx), reason, in_.store.path().string());
+        fail(worker_idx, trial, failure_kind(reply), reply.meta.value("reason", "unknown error"));
       } else {
         throw FormatError(fmt::format("{} replied {} to a trial", pool_.worker_name(worker_idx), to_string(reply.type)));
       }
@@ -171,10 +164,31 @@ class TrialLoop {
     return true;
   }
 
+  // A failed trial is recorded FAIL with its error's kind and reason, and the
+  // study goes on: a replacement trial takes its place in the budget. A run
+  // stops only when its failures reach the budget: a broken model, not bad luck.
+  void fail(int worker_idx, const study::Trial& trial, ErrorKind kind, const std::string& reason) {
+    const std::string recorded = fmt::format("{} error: {}", to_string(kind), reason);
+    in_.store.fail_trial(trial.trial_id, recorded);
+    ++n_failed_;
+    fmt::print("\nTrial {} failed on {}: {}\n", trial.user_attrs.value("index", trial.number + 1),
+               pool_.worker_name(worker_idx), recorded);
+    const int64_t max_failures = std::max<int64_t>(3, in_.n_trials);
+    ABL_CHECK(n_failed_ < max_failures, InputError,
+              "{} trials failed in this run, the last on {}: {}; stopping (see `abliterate status {}`)", n_failed_,
+              pool_.worker_name(worker_idx), recorded, in_.store.path().string());
+  }
+
   void record_result(int worker_idx, const study::Trial& trial, const Message& reply) {
-    const double kl = reply.meta.at("kl_divergence").get<double>();
+    // JSON has no NaN or inf: a non-finite KL arrives as null. The worker
+    // fails such a trial itself; this guards the objective all the same.
+    const nlohmann::json& kl_field = reply.meta.at("kl_divergence");
+    if (!kl_field.is_number() || !std::isfinite(kl_field.get<double>())) {
+      fail(worker_idx, trial, ErrorKind::numeric, fmt::format("KL divergence is not finite ({})", kl_field.dump()));
+      return;
+    }
+    const double kl = kl_field.get<double>();
     const int64_t refusals = reply.meta.at("refusals").get<int64_t>();
-    ABL_CHECK(std::isfinite(kl), NumericError, "trial {}: KL divergence is not finite", trial.number);
     const std::array<double, 2> values = study::objective_values(in_.job, kl, refusals, in_.refusals_baseline);
     const nlohmann::json attrs = {{"kl_divergence", kl},
                                   {"refusals", refusals},

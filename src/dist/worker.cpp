@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
 #include <thread>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/common/error_kind.hpp"
 #include "abliterate/config/job_loader.hpp"
 #include "abliterate/evaluate/batch_size_search.hpp"
 #include "abliterate/evaluate/evaluator.hpp"
@@ -54,14 +58,17 @@ std::vector<std::string> render_prompts(const model::Model& model, const nlohman
   return rendered;
 }
 
-nlohmann::json optional_json(const std::optional<double>& value) {
-  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+// The integration tests' way to make one trial's numbers bad
+// (tests/integration/trial_failure.sh): the trial whose store number
+// ABLITERATE_TEST_NAN_TRIAL names ablates NaN directions, so its weights and
+// logits are NaN, as an overflowing dtype or a broken kernel would make them.
+bool nan_trial_for_tests(const Message& task) {
+  const char* number = std::getenv("ABLITERATE_TEST_NAN_TRIAL");
+  return number != nullptr && std::to_string(task.meta.value("number", int64_t{-1})) == number;
 }
 
-Message failure(const std::string& reason, std::optional<int64_t> trial_id = std::nullopt) {
-  Message reply{MessageType::failure, {{"reason", reason}}, {}};
-  if (trial_id) reply.meta["trial_id"] = *trial_id;
-  return reply;
+nlohmann::json optional_json(const std::optional<double>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
 }  // namespace
@@ -80,12 +87,15 @@ std::optional<Message> Worker::handle(const Message& task) {
       case MessageType::context: return on_context(task);
       case MessageType::trial: return on_trial(task);
       case MessageType::stop: return std::nullopt;
-      default: return failure(fmt::format("unexpected message type {}", to_string(task.type)));
+      default:
+        return failure_message(ErrorKind::format, fmt::format("unexpected message type {}", to_string(task.type)));
     }
   } catch (const std::exception& e) {
     // A failed trial is a result, not the end of the worker (DESIGN.md §2.5).
-    if (task.type == MessageType::trial) return failure(e.what(), task.meta.at("trial_id").get<int64_t>());
-    return failure(e.what());
+    if (task.type == MessageType::trial) {
+      return failure_message(kind_of(e), e.what(), task.meta.at("trial_id").get<int64_t>());
+    }
+    return failure_message(kind_of(e), e.what());
   }
 }
 
@@ -222,9 +232,12 @@ Message Worker::on_trial(const Message& task) {
   const auto values = task.meta.at("values").get<std::vector<double>>();
   const method::AblationParams params =
       study::decode_params(study::heretic_search_space(model_->config().n_layers), values);
-  const method::AblationHook hook(*model_, directions_, params, job_->row_normalization);
+  const torch::Tensor directions =
+      nan_trial_for_tests(task) ? directions_ * std::numeric_limits<float>::quiet_NaN() : directions_;
+  const method::AblationHook hook(*model_, directions, params, job_->row_normalization);
   const torch::Tensor logprobs = evaluator_->first_token_logprobs(good_evaluation_, &hook);  // float32 [N, V]
   const double kl = evaluate::kl_divergence(baseline_logprobs_, logprobs);
+  ABL_CHECK(std::isfinite(kl), NumericError, "KL divergence is {}", kl);
   nlohmann::json result = {{"trial_id", trial_id}, {"kl_divergence", kl}};
   if (job_->print_responses) {  // Heretic prints every trial's responses too
     WholeResponses whole = whole_responses(bad_evaluation_, &hook);

@@ -30,4 +30,21 @@ TEST(Messages, TruncatedOrForeignBuffersAreRejected) {
   ASSERT_THROWS_WITH(decode_message(bytes.data(), bytes.size()), FormatError, "bad magic");
 }
 
+// A worker's error crosses the wire as its kind: rank 0 throws the same type.
+TEST(Messages, AFailureIsThrownAgainAsItsKind) {
+  const Message sent = failure_message(ErrorKind::numeric, "prompt 0: first-token logits are not finite", 7);
+  const std::vector<uint8_t> bytes = encode_message(sent);
+  const Message reply = decode_message(bytes.data(), bytes.size());
+  EXPECT_EQ(reply.type, MessageType::failure);
+  EXPECT_EQ(reply.meta.at("trial_id").get<int64_t>(), 7);
+  EXPECT_EQ(failure_kind(reply), ErrorKind::numeric);
+  ASSERT_THROWS_WITH(rethrow_failure(reply, "rank 2 failed"), NumericError,
+                     "rank 2 failed: prompt 0: first-token logits are not finite");
+  ASSERT_THROWS_WITH(rethrow_failure(failure_message(ErrorKind::input, "prompts.jsonl: line 3: no 'text'"), "rank 1"),
+                     InputError, "rank 1: prompts.jsonl: line 3: no 'text'");
+  // A reply that names no kind, or one this build does not know, is internal.
+  EXPECT_EQ(failure_kind(Message{MessageType::failure, {{"reason", "x"}}, {}}), ErrorKind::internal);
+  EXPECT_EQ(failure_kind(Message{MessageType::failure, {{"kind", "cosmic"}, {"reason", "x"}}, {}}), ErrorKind::internal);
+}
+
 }  // namespace abliterate::dist

@@ -9,11 +9,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
+
+#include "abliterate/common/error_kind.hpp"
 
 namespace abliterate::dist {
 
@@ -35,7 +38,7 @@ enum class MessageType : uint32_t {
   logprobs_result = 103,// meta: {offset}; tensors: float32 [n, V]
   refusal_count = 104,  // meta: {refusals, n, texts (when asked with_texts)}
   trial_result = 105,   // meta: {trial_id, kl_divergence, refusals, seconds}
-  failure = 106,        // meta: {trial_id (when a trial failed), reason}
+  failure = 106,        // meta: {trial_id (when a trial failed), kind (ErrorKind's name), reason}
   responses_result = 107,  // meta: {texts}: whole greedy responses, special tokens kept
 };
 
@@ -46,6 +49,18 @@ struct Message {
   nlohmann::json meta = nlohmann::json::object();
   std::vector<torch::Tensor> tensors;  // CPU, contiguous
 };
+
+// A worker's failure reply: the error's kind and message, and the trial when
+// a trial failed (DESIGN.md §2.5: a failed trial is a result, not the end of
+// the worker).
+Message failure_message(ErrorKind kind, const std::string& reason, std::optional<int64_t> trial_id = std::nullopt);
+
+// The kind a failure reply names; internal when it names none.
+ErrorKind failure_kind(const Message& reply);
+
+// Throws a failure reply on this side as the error it was on the worker,
+// its message prefixed with `context` ("rank 2 failed").
+[[noreturn]] void rethrow_failure(const Message& reply, const std::string& context);
 
 std::vector<uint8_t> encode_message(const Message& message);
 
