@@ -8,7 +8,9 @@ namespace abliterate::dist {
 namespace {
 
 void check_reply(const WorkerPool& pool, int worker_idx, const Message& reply, MessageType expected) {
-  if (reply.type == MessageType::failure) rethrow_failure(reply, fmt::format("{} failed", pool.worker_name(worker_idx)));
+  if (reply.type == MessageType::failure) {
+    rethrow_failure(reply, fmt::format("{} failed", pool.worker_name(worker_idx)));
+  }
   ABL_CHECK(reply.type == expected, FormatError, "{} replied {} where {} was expected", pool.worker_name(worker_idx),
             to_string(reply.type), to_string(expected));
 }

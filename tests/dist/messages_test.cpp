@@ -44,7 +44,8 @@ TEST(Messages, AFailureIsThrownAgainAsItsKind) {
                      InputError, "rank 1: prompts.jsonl: line 3: no 'text'");
   // A reply that names no kind, or one this build does not know, is internal.
   EXPECT_EQ(failure_kind(Message{MessageType::failure, {{"reason", "x"}}, {}}), ErrorKind::internal);
-  EXPECT_EQ(failure_kind(Message{MessageType::failure, {{"kind", "cosmic"}, {"reason", "x"}}, {}}), ErrorKind::internal);
+  const Message unknown_kind{MessageType::failure, {{"kind", "cosmic"}, {"reason", "x"}}, {}};
+  EXPECT_EQ(failure_kind(unknown_kind), ErrorKind::internal);
 }
 
 }  // namespace abliterate::dist
