@@ -1,7 +1,9 @@
 // 64-bit FNV-1a over the bytes given, in order (the cache key; not for
 // security). See residual_cache.hpp.
 #include <array>
+#include <chrono>
 #include <fstream>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -35,6 +37,23 @@ Fingerprint& Fingerprint::add_file(const std::filesystem::path& file) {
   ABL_CHECK(in.is_open(), IoError, "{}: cannot open for fingerprinting", file.string());
   constexpr size_t kChunkBytes = 1 << 20;
   std::vector<char> chunk(kChunkBytes);
+  std::error_code error;
+  const uintmax_t size = std::filesystem::file_size(file, error);
+  ABL_CHECK(!error, IoError, "{}: cannot read its size for fingerprinting: {}", file.string(), error.message());
+  if (size > kWholeFileFingerprintBytes) {
+    const auto mtime = std::filesystem::last_write_time(file, error);
+    ABL_CHECK(!error, IoError, "{}: cannot read its modification time: {}", file.string(), error.message());
+    add(fmt::format("size:{} mtime:{}\n", size, mtime.time_since_epoch().count()));
+    for (const uintmax_t offset : {uintmax_t{0}, size - kChunkBytes}) {
+      in.seekg(static_cast<std::streamoff>(offset));
+      in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      ABL_CHECK(in.gcount() == static_cast<std::streamsize>(chunk.size()), IoError,
+                "{}: read error while fingerprinting at byte {}", file.string(), offset);
+      state_ = fnv1a(state_, chunk.data(), chunk.size());
+    }
+    sampled_files_.push_back(file);
+    return *this;
+  }
   while (in) {
     in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
     state_ = fnv1a(state_, chunk.data(), static_cast<size_t>(in.gcount()));

@@ -91,6 +91,10 @@ std::string preparation_fingerprint(const config::Job& job, const StudyInputs& i
   for (const config::ChainOfThoughtSkip& skip : job.chain_of_thought_skips) {
     fp.add(skip.start).add("\x1f").add(skip.full).add("\x1e");
   }
+  for (const std::filesystem::path& file : fp.sampled_files()) {
+    fmt::print("* Cache key: {} is over {} GiB, so its size, modification time and first and last MiB stand for "
+               "its contents\n", file.string(), cache::kWholeFileFingerprintBytes >> 30);
+  }
   return fp.hex();
 }
 

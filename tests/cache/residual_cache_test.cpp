@@ -3,6 +3,7 @@
 #include "abliterate/cache/residual_cache.hpp"
 
 #include <array>
+#include <chrono>
 #include <fstream>
 
 #include <unistd.h>
@@ -77,6 +78,42 @@ TEST_F(ResidualCacheTest, FingerprintOfFileIsFingerprintOfItsContents) {
   std::ofstream(file, std::ios::binary) << "foobar";
   EXPECT_EQ(Fingerprint().add_file(file).hex(), Fingerprint().add("foobar").hex());
   ASSERT_THROWS_WITH(Fingerprint().add_file(dir_ / "missing.bin"), IoError, "missing.bin");
+  EXPECT_TRUE(Fingerprint().add_file(file).sampled_files().empty());
+}
+
+// Over 1 GiB a file is keyed by size, mtime and its first and last MiB (a
+// sparse file here, so the test writes almost nothing to disk).
+TEST_F(ResidualCacheTest, FingerprintOfALargeFileIsItsSizeMtimeAndEnds) {
+  const fs::path file = dir_ / "model-00001-of-00002.safetensors";
+  const uintmax_t size = kWholeFileFingerprintBytes + (uintmax_t{3} << 20);
+  std::ofstream(file, std::ios::binary) << "header";
+  fs::resize_file(file, size);
+  const fs::file_time_type mtime = fs::last_write_time(file);
+  auto write_at = [&](uintmax_t offset, char byte) {
+    std::fstream out(file, std::ios::binary | std::ios::in | std::ios::out);
+    out.seekp(static_cast<std::streamoff>(offset));
+    out.put(byte);
+    out.close();
+    fs::last_write_time(file, mtime);  // only the bytes change
+  };
+  Fingerprint fp;
+  const std::string original = fp.add_file(file).hex();
+  ASSERT_EQ(fp.sampled_files().size(), 1u);
+  EXPECT_EQ(fp.sampled_files()[0], file);
+  EXPECT_EQ(fs::file_size(file), size);
+
+  write_at(size / 2, 'x');  // the middle is not read: this is the trade the size limit makes
+  EXPECT_EQ(Fingerprint().add_file(file).hex(), original);
+  write_at(size - 1, 'x');  // the last MiB is
+  const std::string last_changed = Fingerprint().add_file(file).hex();
+  EXPECT_NE(last_changed, original);
+  write_at(1, 'x');  // and so is the first
+  const std::string first_changed = Fingerprint().add_file(file).hex();
+  EXPECT_NE(first_changed, last_changed);
+  fs::last_write_time(file, mtime + std::chrono::seconds(1));  // a touched file is another file
+  EXPECT_NE(Fingerprint().add_file(file).hex(), first_changed);
+  fs::resize_file(file, size + 1);
+  EXPECT_NE(Fingerprint().add_file(file).hex(), first_changed);
 }
 
 TEST_F(ResidualCacheTest, RoundTripKeepsEveryField) {

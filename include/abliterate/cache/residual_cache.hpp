@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -43,12 +44,25 @@ struct Preparation {
 class Fingerprint {
  public:
   Fingerprint& add(const std::string& bytes);
-  Fingerprint& add_file(const std::filesystem::path& file);  // contents; throws IoError
+  // A file's contents; one over kWholeFileFingerprintBytes by its size,
+  // modification time and first and last MiB (see sampled_files). Throws IoError.
+  Fingerprint& add_file(const std::filesystem::path& file);
   std::string hex() const;
+
+  // The files add_file keyed by size, mtime and ends rather than every byte,
+  // so that the caller can say so.
+  const std::vector<std::filesystem::path>& sampled_files() const { return sampled_files_; }
 
  private:
   uint64_t state_ = 14695981039346656037ull;  // the FNV-1a 64-bit offset basis (0xcbf29ce484222325)
+  std::vector<std::filesystem::path> sampled_files_;
 };
+
+// Files up to this size are fingerprinted byte by byte. Larger ones (the
+// weights of big models) by size, mtime and their first and last MiB: every
+// byte of a 140 GB checkpoint would cost minutes on every run and resume, and
+// a changed file almost always changes its size, its mtime or a header.
+inline constexpr uintmax_t kWholeFileFingerprintBytes = uintmax_t{1} << 30;
 
 // The cached preparation when `path` exists and its fingerprint matches;
 // nullopt when the file is absent or was made for other inputs. Throws
