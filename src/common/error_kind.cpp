@@ -2,18 +2,14 @@
 #include "abliterate/common/error_kind.hpp"
 
 #include <array>
+#include <utility>
 
 #include "abliterate/common/error.hpp"
 
 namespace abliterate {
 namespace {
 
-struct KindName {
-  ErrorKind kind;
-  std::string_view name;
-};
-
-constexpr std::array<KindName, 5> kKindNames{{
+constexpr std::array<std::pair<ErrorKind, std::string_view>, 5> kKindNames{{
     {ErrorKind::input, "input"},
     {ErrorKind::format, "format"},
     {ErrorKind::io, "io"},
@@ -32,15 +28,15 @@ ErrorKind kind_of(const std::exception& e) {
 }
 
 std::string_view to_string(ErrorKind kind) {
-  for (const KindName& entry : kKindNames) {
-    if (entry.kind == kind) return entry.name;
+  for (const auto& [k, name] : kKindNames) {
+    if (k == kind) return name;
   }
   return "internal";
 }
 
 std::optional<ErrorKind> error_kind_from_string(std::string_view name) {
-  for (const KindName& entry : kKindNames) {
-    if (entry.name == name) return entry.kind;
+  for (const auto& [kind, n] : kKindNames) {
+    if (n == name) return kind;
   }
   return std::nullopt;
 }

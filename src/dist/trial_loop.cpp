@@ -180,8 +180,8 @@ class TrialLoop {
   }
 
   void record_result(int worker_idx, const study::Trial& trial, const Message& reply) {
-    // JSON has no NaN or inf: a non-finite KL arrives as null. The worker
-    // fails such a trial itself; this guards the objective all the same.
+    // JSON has no NaN or inf: a non-finite KL would arrive as null. The
+    // worker's kl_divergence fails such a trial first; this guards the objective.
     const nlohmann::json& kl_field = reply.meta.at("kl_divergence");
     if (!kl_field.is_number() || !std::isfinite(kl_field.get<double>())) {
       fail(worker_idx, trial, ErrorKind::numeric, fmt::format("KL divergence is not finite ({})", kl_field.dump()));

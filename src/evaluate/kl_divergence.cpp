@@ -21,8 +21,11 @@ double kl_divergence(const torch::Tensor& base_logprobs, const torch::Tensor& tr
   // in float32 as there, summed in float64 so that V ~ 262k terms lose nothing.
   const torch::Tensor terms = base.exp() * (base - trial);  // float32 [N, V]
   const double kl = terms.sum(torch::kFloat64).item<double>() / static_cast<double>(base.size(0));
-  // NaN here means 0·inf: a token the baseline gives probability 0 at -inf log-prob.
-  ABL_CHECK(!std::isnan(kl), NumericError, "KL divergence is NaN (a log-probability of -inf on both sides)");
+  // NaN here means 0·inf: a token the baseline gives probability 0 at -inf
+  // log-prob; inf, a token the trial rules out (-inf) that the baseline does not.
+  ABL_CHECK(std::isfinite(kl), NumericError, "KL divergence is {} ({})", kl,
+            std::isnan(kl) ? "a log-probability of -inf on both sides"
+                           : "the trial gives -inf log-probability to a token the baseline does not");
   return kl;
 }
 

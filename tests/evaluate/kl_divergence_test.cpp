@@ -39,5 +39,17 @@ TEST(KlDivergenceTest, NanIsNumericError) {
   ASSERT_THROWS_WITH(kl_divergence(trial, base), NumericError, "baseline log-probabilities hold NaN");
 }
 
+// A trial that rules out a token the baseline allows has infinite KL: a
+// failed trial, not a number the sampler can use.
+TEST(KlDivergenceTest, InfiniteIsNumericError) {
+  const torch::Tensor base = torch::log_softmax(torch::randn({2, 3}), 1);
+  torch::Tensor trial = base.clone();
+  trial[0][1] = -std::numeric_limits<float>::infinity();
+  ASSERT_THROWS_WITH(kl_divergence(base, trial), NumericError, "KL divergence is inf");
+  torch::Tensor both = base.clone();
+  both[0][1] = -std::numeric_limits<float>::infinity();
+  ASSERT_THROWS_WITH(kl_divergence(both, trial), NumericError, "-inf on both sides");
+}
+
 }  // namespace
 }  // namespace abliterate::evaluate

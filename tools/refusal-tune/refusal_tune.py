@@ -193,14 +193,14 @@ def short_forms(prompt, rng):
             forms = [f.format(rest) for f in rng.sample(HOW_TO_FORMS, 2)]
             break
     else:
-        match = re.fullmatch(GERUND, lowered) or re.fullmatch(WRITING, lowered)
-        if not match:
-            return []
-        if match.re.pattern == GERUND:
-            forms = [f.format(core[match.start(1):]) for f in rng.sample(GERUND_FORMS, 2)]
-        else:
-            kind, rest = core[match.start(1):match.end(1)], core[match.start(2):]
+        gerund, writing = re.fullmatch(GERUND, lowered), re.fullmatch(WRITING, lowered)
+        if gerund:
+            forms = [f.format(core[gerund.start(1):]) for f in rng.sample(GERUND_FORMS, 2)]
+        elif writing:
+            kind, rest = core[writing.start(1):writing.end(1)], core[writing.start(2):]
             forms = [f"Write {'an' if kind[0] in 'aeiou' else 'a'} {kind} {rest}."]
+        else:
+            return []
     return [f for f in forms if len(f.split()) <= MAX_SHORT_WORDS and f.lower() != first.lower()]
 
 
