@@ -13,8 +13,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -86,6 +88,8 @@ void expect_matches_reference(const Model& model, const std::string& name) {
   ASSERT_EQ(ref.hidden.size(2), model.config().hidden_size) << name;
   const std::set<int64_t> stops = stop_tokens(model, ref.document);
   const auto n_new = ref.document.at("n_new_tokens").get<int64_t>();
+  double worst_logits = 0;  // reported, so a note can state the margin under the bound
+  double worst_hidden = 0;
 
   for (size_t i = 0; i < prompts.size(); ++i) {
     const json& prompt = prompts[i];
@@ -101,11 +105,14 @@ void expect_matches_reference(const Model& model, const std::string& name) {
     const PromptBatch batch = single_prompt(ids);
     const PrefillOutput out = model.prefill(batch, nullptr, /*capture_hidden=*/true);
     ASSERT_EQ(out.logits.size(1), ref.logits.size(1)) << "vocabulary size";
-    EXPECT_LE(relative_error(out.logits[0], ref.logits[static_cast<int64_t>(i)]), kMaxRelativeError) << "logits";
+    const double logits_error = relative_error(out.logits[0], ref.logits[static_cast<int64_t>(i)]);
+    EXPECT_LE(logits_error, kMaxRelativeError) << "logits";
+    worst_logits = std::max(worst_logits, logits_error);
     ASSERT_EQ(out.hidden.sizes().vec(), (std::vector<int64_t>{1, ref.hidden.size(1), ref.hidden.size(2)}));
     for (int64_t layer = 0; layer < ref.hidden.size(1); ++layer) {
-      EXPECT_LE(relative_error(out.hidden[0][layer], ref.hidden[static_cast<int64_t>(i)][layer]), kMaxRelativeError)
-          << "hidden state " << layer;
+      const double hidden_error = relative_error(out.hidden[0][layer], ref.hidden[static_cast<int64_t>(i)][layer]);
+      EXPECT_LE(hidden_error, kMaxRelativeError) << "hidden state " << layer;
+      worst_hidden = std::max(worst_hidden, hidden_error);
     }
 
     // Greedy continuation: the reference never stops, Model::generate stops
@@ -121,6 +128,8 @@ void expect_matches_reference(const Model& model, const std::string& name) {
           << expected[generated.size()] << " is no stop token";
     }
   }
+  std::cout << name << ": worst relative error over " << prompts.size() << " prompts: logits " << worst_logits
+            << ", hidden states " << worst_hidden << " (bound " << kMaxRelativeError << ")\n";
 }
 
 std::filesystem::path real_model(const char* file) {
