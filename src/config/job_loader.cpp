@@ -140,11 +140,11 @@ std::vector<ChainOfThoughtSkip> read_chain_of_thought_skips(const json& pairs, c
 constexpr const char* kDirectionIndexKey = "direction_index";
 constexpr const char* kPerLayer = "per layer";
 
-std::vector<method::AblationParams> read_enqueue_trials(const json& items, const std::string& file) {
-  std::vector<method::AblationParams> trials;
+std::vector<config::AblationParams> read_enqueue_trials(const json& items, const std::string& file) {
+  std::vector<config::AblationParams> trials;
   for (size_t i = 0; i < items.size(); ++i) {
     const json& item = items[i];
-    method::AblationParams params;
+    config::AblationParams params;
     const json& index = item.at(kDirectionIndexKey);
     if (index.is_number()) {
       params.direction_index = index.get<double>();
@@ -153,9 +153,9 @@ std::vector<method::AblationParams> read_enqueue_trials(const json& items, const
                 "{}: {}[{}].{}: expected a float layer index or \"{}\", got {}", file,
                 key_name(JobKey::enqueue_trials), i, kDirectionIndexKey, kPerLayer, index.dump());
     }
-    for (const auto& [name, member] : method::kNamedComponents) {
+    for (const auto& [name, member] : config::kNamedComponents) {
       const std::string prefix = std::string(name) + ".";
-      method::ComponentParams& component = params.*member;
+      config::ComponentParams& component = params.*member;
       component.max_weight = item.at(prefix + "max_weight").get<double>();
       component.max_weight_position = item.at(prefix + "max_weight_position").get<double>();
       component.min_weight = item.at(prefix + "min_weight").get<double>();
@@ -166,14 +166,14 @@ std::vector<method::AblationParams> read_enqueue_trials(const json& items, const
   return trials;
 }
 
-json enqueue_trials_to_json(const std::vector<method::AblationParams>& trials) {
+json enqueue_trials_to_json(const std::vector<config::AblationParams>& trials) {
   json items = json::array();
-  for (const method::AblationParams& params : trials) {
+  for (const config::AblationParams& params : trials) {
     json item = json::object();
     item[kDirectionIndexKey] = params.direction_index ? json(*params.direction_index) : json(kPerLayer);
-    for (const auto& [name, member] : method::kNamedComponents) {
+    for (const auto& [name, member] : config::kNamedComponents) {
       const std::string prefix = std::string(name) + ".";
-      const method::ComponentParams& component = params.*member;
+      const config::ComponentParams& component = params.*member;
       item[prefix + "max_weight"] = component.max_weight;
       item[prefix + "max_weight_position"] = component.max_weight_position;
       item[prefix + "min_weight"] = component.min_weight;

@@ -11,7 +11,7 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/dist/response_log.hpp"
 #include "abliterate/dist/shutdown.hpp"
-#include "abliterate/method/ablation_params.hpp"
+#include "abliterate/config/ablation_params.hpp"
 #include "abliterate/study/objectives.hpp"
 #include "abliterate/study/random_sampler.hpp"
 #include "abliterate/study/tpe_history.hpp"
@@ -29,15 +29,15 @@ constexpr const char* kSamplerSeedAttr = "abliterate:sampler_seed";
 constexpr int64_t kHereticEiCandidates = 128;
 
 // Heretic's "* Parameters:" block (method spec §7.3), values .2f.
-void print_parameters(const method::AblationParams& params) {
+void print_parameters(const config::AblationParams& params) {
   fmt::print("* Parameters:\n");
   if (params.direction_index) {
     fmt::print("  * direction_index = {:.2f}\n", *params.direction_index);
   } else {
     fmt::print("  * direction_index = per layer\n");
   }
-  for (const auto& [name, member] : method::kNamedComponents) {
-    const method::ComponentParams& c = params.*member;
+  for (const auto& [name, member] : config::kNamedComponents) {
+    const config::ComponentParams& c = params.*member;
     fmt::print("  * {}.max_weight = {:.2f}\n", name, c.max_weight);
     fmt::print("  * {}.max_weight_position = {:.2f}\n", name, c.max_weight_position);
     fmt::print("  * {}.min_weight = {:.2f}\n", name, c.min_weight);
@@ -147,7 +147,7 @@ class TrialLoop {
     } else {
       values = propose();
     }
-    const method::AblationParams params = study::decode_params(in_.space, values);
+    const config::AblationParams params = study::decode_params(in_.space, values);
     nlohmann::json attrs = study::ablation_user_attrs(params);
     const int64_t index = n_complete_ + static_cast<int64_t>(in_flight_.size()) + 1;
     attrs["index"] = index;

@@ -229,7 +229,7 @@ Message Worker::on_trial(const Message& task) {
   const auto started = std::chrono::steady_clock::now();
   const int64_t trial_id = task.meta.at("trial_id").get<int64_t>();
   const auto values = task.meta.at("values").get<std::vector<double>>();
-  const method::AblationParams params =
+  const config::AblationParams params =
       study::decode_params(study::heretic_search_space(model_->config().n_layers), values);
   const torch::Tensor directions =
       nan_trial_for_tests(task) ? directions_ * std::numeric_limits<float>::quiet_NaN() : directions_;

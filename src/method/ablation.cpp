@@ -58,8 +58,8 @@ EditVectors edit_vectors(const torch::Tensor& weight, const torch::Tensor& v, do
 
 }  // namespace
 
-AblationHook::AblationHook(const model::Model& model, const torch::Tensor& directions, const AblationParams& params,
-                           config::RowNormalization mode) {
+AblationHook::AblationHook(const model::Model& model, const torch::Tensor& directions,
+                           const config::AblationParams& params, config::RowNormalization mode) {
   // The edit vectors are only ever read (in apply), so they may be inference tensors.
   c10::InferenceMode guard;
   const model::ModelConfig& config = model.config();
@@ -70,7 +70,7 @@ AblationHook::AblationHook(const model::Model& model, const torch::Tensor& direc
   // float32 [L, d] on the model's device: the direction of every layer.
   const torch::Tensor per_layer = layer_directions(directions, params.direction_index).to(model.device());
 
-  const auto build = [&](model::Projection which, const ComponentParams& component) {
+  const auto build = [&](model::Projection which, const config::ComponentParams& component) {
     const std::vector<double> weights = layer_weights(component, config.n_layers);
     std::vector<LayerEdit> edits(weights.size());
     for (int64_t layer_idx = 0; layer_idx < config.n_layers; ++layer_idx) {

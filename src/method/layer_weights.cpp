@@ -7,7 +7,7 @@
 
 namespace abliterate::method {
 
-std::vector<double> layer_weights(const ComponentParams& params, int64_t n_layers) {
+std::vector<double> layer_weights(const config::ComponentParams& params, int64_t n_layers) {
   // The search space keeps D >= 1 (method spec §7.2); D <= 0 would divide by zero.
   ABL_CHECK(params.min_weight_distance > 0, InputError, "min_weight_distance: expected > 0, got {}",
             params.min_weight_distance);

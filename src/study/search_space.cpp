@@ -51,9 +51,9 @@ const ParamSpec& spec_of(const std::vector<ParamSpec>& space, std::string_view n
   throw InputError(fmt::format("search space: parameter \"{}\" is missing", name));
 }
 
-method::ComponentParams decode_component(const std::vector<ParamSpec>& space, const ParamValues& values,
+config::ComponentParams decode_component(const std::vector<ParamSpec>& space, const ParamValues& values,
                                          std::string_view component) {
-  method::ComponentParams p;
+  config::ComponentParams p;
   p.max_weight = value_of(space, values, param_name(component, kMaxWeight));
   p.max_weight_position = value_of(space, values, param_name(component, kMaxWeightPosition));
   // Heretic samples min_weight as a fraction of max_weight (method spec §7.2).
@@ -62,7 +62,7 @@ method::ComponentParams decode_component(const std::vector<ParamSpec>& space, co
   return p;
 }
 
-json component_json(const method::ComponentParams& p) {
+json component_json(const config::ComponentParams& p) {
   return json{{std::string(kMaxWeight), p.max_weight},
               {std::string(kMaxWeightPosition), p.max_weight_position},
               {std::string(kMinWeight), p.min_weight},
@@ -77,12 +77,12 @@ double number_at(const json& object, std::string_view key, const std::string& pl
   return object.at(k).get<double>();
 }
 
-method::ComponentParams component_from_json(const json& parameters, std::string_view component) {
+config::ComponentParams component_from_json(const json& parameters, std::string_view component) {
   const std::string c(component);
   ABL_CHECK(parameters.contains(c), FormatError, "user attr parameters: component \"{}\" is missing", c);
   const json& p = parameters.at(c);
   const std::string place = fmt::format("user attr parameters.{}", c);
-  return method::ComponentParams{.max_weight = number_at(p, kMaxWeight, place),
+  return config::ComponentParams{.max_weight = number_at(p, kMaxWeight, place),
                                  .max_weight_position = number_at(p, kMaxWeightPosition, place),
                                  .min_weight = number_at(p, kMinWeight, place),
                                  .min_weight_distance = number_at(p, kMinWeightDistance, place)};
@@ -99,7 +99,7 @@ std::vector<ParamSpec> heretic_search_space(int64_t n_layers) {
                    CategoricalDistribution{{std::string(kScopeGlobal), std::string(kScopePerLayer)}}});
   // Refusal directions separate best slightly past the middle (Heretic's comment).
   space.push_back({std::string(kDirectionIndex), uniform(0.4 * last, 0.9 * last)});
-  for (const auto& [component, member] : method::kNamedComponents) {
+  for (const auto& [component, member] : config::kNamedComponents) {
     space.push_back({param_name(component, kMaxWeight), uniform(0.8, 1.5)});
     space.push_back({param_name(component, kMaxWeightPosition), uniform(0.6 * last, 1.0 * last)});
     space.push_back({param_name(component, kMinWeight), uniform(0.0, 1.0)});
@@ -111,10 +111,10 @@ std::vector<ParamSpec> heretic_search_space(int64_t n_layers) {
   return space;
 }
 
-method::AblationParams decode_params(const std::vector<ParamSpec>& space, const ParamValues& values) {
+config::AblationParams decode_params(const std::vector<ParamSpec>& space, const ParamValues& values) {
   ABL_CHECK(space.size() == values.size(), InputError,
             "search space: expected one value per parameter ({}), got {}", space.size(), values.size());
-  method::AblationParams params;
+  config::AblationParams params;
 
   const ParamSpec& scope_spec = spec_of(space, kDirectionScope);
   const auto* scope = std::get_if<CategoricalDistribution>(&scope_spec.distribution);
@@ -135,13 +135,13 @@ method::AblationParams decode_params(const std::vector<ParamSpec>& space, const 
   const double direction_index = value_of(space, values, kDirectionIndex);
   if (choice == kScopeGlobal) params.direction_index = direction_index;
 
-  for (const auto& [component, member] : method::kNamedComponents) {
+  for (const auto& [component, member] : config::kNamedComponents) {
     params.*member = decode_component(space, values, component);
   }
   return params;
 }
 
-ParamValues encode_params(const std::vector<ParamSpec>& space, const method::AblationParams& params,
+ParamValues encode_params(const std::vector<ParamSpec>& space, const config::AblationParams& params,
                           const std::string& place) {
   std::map<std::string, double> by_name;
   const auto& scope = std::get<CategoricalDistribution>(spec_of(space, kDirectionScope).distribution);
@@ -150,8 +150,8 @@ ParamValues encode_params(const std::vector<ParamSpec>& space, const method::Abl
       std::find(scope.choices.begin(), scope.choices.end(), choice) - scope.choices.begin());
   const auto& index_range = std::get<FloatDistribution>(spec_of(space, kDirectionIndex).distribution);
   by_name[std::string(kDirectionIndex)] = params.direction_index.value_or((index_range.low + index_range.high) / 2);
-  for (const auto& [component, member] : method::kNamedComponents) {
-    const method::ComponentParams& p = params.*member;
+  for (const auto& [component, member] : config::kNamedComponents) {
+    const config::ComponentParams& p = params.*member;
     by_name[param_name(component, kMaxWeight)] = p.max_weight;
     by_name[param_name(component, kMaxWeightPosition)] = p.max_weight_position;
     // The sampler's min_weight is a fraction of max_weight (method spec §7.2).
@@ -189,29 +189,29 @@ json fixed_params_attr(const std::vector<ParamSpec>& space, const ParamValues& v
   return fixed;
 }
 
-json ablation_user_attrs(const method::AblationParams& params) {
+json ablation_user_attrs(const config::AblationParams& params) {
   json attrs = json::object();
   attrs[std::string(kDirectionIndex)] =
       params.direction_index ? json(*params.direction_index) : json(nullptr);
   json& components = attrs["parameters"] = json::object();
-  for (const auto& [component, member] : method::kNamedComponents) {
+  for (const auto& [component, member] : config::kNamedComponents) {
     components[std::string(component)] = component_json(params.*member);
   }
   return attrs;
 }
 
-method::AblationParams ablation_params_from_user_attrs(const json& user_attrs) {
+config::AblationParams ablation_params_from_user_attrs(const json& user_attrs) {
   const std::string index_key(kDirectionIndex);
   ABL_CHECK(user_attrs.is_object() && user_attrs.contains(index_key), FormatError,
             "user attrs: key \"{}\" is missing", index_key);
   ABL_CHECK(user_attrs.contains("parameters") && user_attrs.at("parameters").is_object(), FormatError,
             "user attrs: key \"parameters\" is missing or not an object");
-  method::AblationParams params;
+  config::AblationParams params;
   const json& index = user_attrs.at(index_key);
   ABL_CHECK(index.is_null() || index.is_number(), FormatError,
             "user attr {}: expected a number or null, got {}", index_key, index.dump());
   if (index.is_number()) params.direction_index = index.get<double>();
-  for (const auto& [component, member] : method::kNamedComponents) {
+  for (const auto& [component, member] : config::kNamedComponents) {
     params.*member = component_from_json(user_attrs.at("parameters"), component);
   }
   return params;

@@ -45,7 +45,7 @@ std::vector<std::string> metric_names(const json& system_attrs, size_t n_objecti
   return names;
 }
 
-std::string summarize_component(const char* label, const method::ComponentParams& p) {
+std::string summarize_component(const char* label, const config::ComponentParams& p) {
   return fmt::format("{} {:.2f}@{:.2f} min {:.2f} d {:.2f}", label, p.max_weight, p.max_weight_position, p.min_weight,
                      p.min_weight_distance);
 }
@@ -53,7 +53,7 @@ std::string summarize_component(const char* label, const method::ComponentParams
 // Heretic's stored (decoded) parameters when present, else the raw params.
 std::string summarize_params(const Trial& trial) {
   if (trial.user_attrs.contains("parameters")) {
-    const method::AblationParams p = with_context(fmt::format("trial {}", trial.number),
+    const config::AblationParams p = with_context(fmt::format("trial {}", trial.number),
                                                   [&] { return ablation_params_from_user_attrs(trial.user_attrs); });
     const std::string direction = p.direction_index ? fmt::format("{:.2f}", *p.direction_index) : "per layer";
     return fmt::format("dir {}; {}; {}", direction, summarize_component("attn", p.attn_o_proj),

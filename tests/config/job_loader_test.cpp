@@ -281,7 +281,7 @@ Job non_default_job() {
   job.residual_plot_title = "t";
   job.residual_plot_style = "st";
   job.study_checkpoint_dir = "ck";
-  method::AblationParams enqueued;
+  config::AblationParams enqueued;
   enqueued.attn_o_proj = {.max_weight = 1.19, .max_weight_position = 14.72, .min_weight = 0.16, .min_weight_distance = 2.27};
   enqueued.mlp_down_proj = {.max_weight = 1.47, .max_weight_position = 12.86, .min_weight = 0.81, .min_weight_distance = 7.47};
   job.enqueue_trials = {enqueued, enqueued};
@@ -447,7 +447,7 @@ TEST(JobLoader, EnqueueTrialsInHereticsPrintedForm) {
       "    mlp.down_proj.min_weight: 0.81\n    mlp.down_proj.min_weight_distance: 7.47\n";
   const Job job = parse_job("model: m\nenqueue_trials:\n" + card, "jobs/x.yaml");
   ASSERT_EQ(job.enqueue_trials.size(), 1u);
-  const method::AblationParams& p = job.enqueue_trials[0];
+  const config::AblationParams& p = job.enqueue_trials[0];
   EXPECT_FALSE(p.direction_index.has_value());
   EXPECT_EQ(p.attn_o_proj.max_weight_position, 14.72);
   EXPECT_EQ(p.attn_o_proj.min_weight, 0.16);

@@ -22,8 +22,8 @@ const model::Model& base_model() {
   return *model;
 }
 
-AblationParams trial_params() {
-  AblationParams params;
+config::AblationParams trial_params() {
+  config::AblationParams params;
   params.direction_index = 1.4;
   params.attn_o_proj = {.max_weight = 1.3, .max_weight_position = 2.2, .min_weight = 0.6, .min_weight_distance = 1.5};
   params.mlp_down_proj = {.max_weight = 1.0, .max_weight_position = 1.0, .min_weight = 0.3,
@@ -33,7 +33,7 @@ AblationParams trial_params() {
 
 // A copy of the tiny model folder with the trial materialized into its weights.
 std::filesystem::path write_materialized(const model::testing::TempDir& dir, const torch::Tensor& directions,
-                                         const AblationParams& params, RowNormalization mode) {
+                                         const config::AblationParams& params, RowNormalization mode) {
   const int64_t n_layers = base_model().config().n_layers;
   const torch::Tensor per_layer = layer_directions(directions, params.direction_index);  // float32 [L, d]
   const std::vector<double> attn_weights = layer_weights(params.attn_o_proj, n_layers);
@@ -70,7 +70,7 @@ TEST_P(AblationModelTest, HookedAndMaterializedModelsGiveTheSameLogits) {
   const int64_t d = model.config().hidden_size;
   const torch::Tensor directions = torch::nn::functional::normalize(
       torch::randn({model.config().n_layers + 1, d}), torch::nn::functional::NormalizeFuncOptions().dim(1));
-  const AblationParams params = trial_params();
+  const config::AblationParams params = trial_params();
   const AblationHook hook(model, directions, params, mode);
 
   const model::testing::TempDir dir("ablation");

@@ -62,8 +62,8 @@ class FakeModel : public model::Model {
 constexpr int64_t kLayers = 4;
 constexpr int64_t kHidden = 12;
 
-AblationParams sample_params(std::optional<double> direction_index) {
-  AblationParams params;
+config::AblationParams sample_params(std::optional<double> direction_index) {
+  config::AblationParams params;
   params.direction_index = direction_index;
   // Layer 0 lies past D for attn (untouched); weights above 1 overshoot.
   params.attn_o_proj = {.max_weight = 1.4, .max_weight_position = 2.6, .min_weight = 0.5,
@@ -90,7 +90,7 @@ TEST_P(AblationModeTest, HookedOutputEqualsMaterializedWeight) {
   FakeModel model(kLayers, kHidden, 8, 20);
   const torch::Tensor directions = unit_directions();
   for (const std::optional<double> direction_index : {std::optional<double>(), std::optional<double>(1.3)}) {
-    const AblationParams params = sample_params(direction_index);
+    const config::AblationParams params = sample_params(direction_index);
     const AblationHook hook(model, directions, params, mode);
     const torch::Tensor per_layer = layer_directions(directions, direction_index);  // float32 [L, d]
     for (const Projection which : {Projection::attn_o_proj, Projection::mlp_down_proj}) {

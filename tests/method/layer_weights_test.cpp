@@ -11,7 +11,7 @@ namespace {
 
 TEST(LayerWeightsTest, TentFromMaxAtPositionToMinAtDistance) {
   // Wmax = 1, P = 2.5, m = 0.4, D = 2: dist = 2.5, 1.5, 0.5, 0.5, 1.5, 2.5.
-  const ComponentParams params{.max_weight = 1.0, .max_weight_position = 2.5, .min_weight = 0.4,
+  const config::ComponentParams params{.max_weight = 1.0, .max_weight_position = 2.5, .min_weight = 0.4,
                                .min_weight_distance = 2.0};
   const std::vector<double> weights = layer_weights(params, 6);
   ASSERT_EQ(weights.size(), 6u);
@@ -24,7 +24,7 @@ TEST(LayerWeightsTest, TentFromMaxAtPositionToMinAtDistance) {
 }
 
 TEST(LayerWeightsTest, DropsFromMinToZeroJustPastDistance) {
-  const ComponentParams params{.max_weight = 1.5, .max_weight_position = 0.0, .min_weight = 0.3,
+  const config::ComponentParams params{.max_weight = 1.5, .max_weight_position = 0.0, .min_weight = 0.3,
                                .min_weight_distance = 2.0};
   const std::vector<double> weights = layer_weights(params, 5);
   EXPECT_DOUBLE_EQ(weights[0], 1.5);  // at P
@@ -36,7 +36,7 @@ TEST(LayerWeightsTest, DropsFromMinToZeroJustPastDistance) {
 
 TEST(LayerWeightsTest, MinAboveMaxRisesAwayFromPosition) {
   // Nothing forces m <= Wmax outside the sampler: the formula is a plain lerp.
-  const ComponentParams params{.max_weight = 0.5, .max_weight_position = 1.0, .min_weight = 1.0,
+  const config::ComponentParams params{.max_weight = 0.5, .max_weight_position = 1.0, .min_weight = 1.0,
                                .min_weight_distance = 1.0};
   const std::vector<double> weights = layer_weights(params, 3);
   EXPECT_DOUBLE_EQ(weights[0], 1.0);
@@ -45,7 +45,7 @@ TEST(LayerWeightsTest, MinAboveMaxRisesAwayFromPosition) {
 }
 
 TEST(LayerWeightsTest, NonPositiveDistanceIsInputError) {
-  const ComponentParams params{.max_weight = 1.0, .max_weight_position = 1.0, .min_weight = 0.5,
+  const config::ComponentParams params{.max_weight = 1.0, .max_weight_position = 1.0, .min_weight = 0.5,
                                .min_weight_distance = 0.0};
   ASSERT_THROWS_WITH(layer_weights(params, 3), InputError, "min_weight_distance");
 }

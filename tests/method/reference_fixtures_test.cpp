@@ -75,7 +75,7 @@ torch::Tensor tensor_of(const json& values) {
   return torch::tensor(values.get<std::vector<double>>(), torch::kFloat64);
 }
 
-ComponentParams component_of(const json& params) {
+config::ComponentParams component_of(const json& params) {
   return {.max_weight = params.at("max_weight").get<double>(),
           .max_weight_position = params.at("max_weight_position").get<double>(),
           .min_weight = params.at("min_weight").get<double>(),

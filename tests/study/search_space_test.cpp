@@ -67,7 +67,7 @@ TEST(SearchSpace, TinyModelsClampMinWeightDistance) {
 TEST(SearchSpace, DecodesGlobalAndPerLayer) {
   const std::vector<ParamSpec> space = heretic_search_space(18);
   ParamValues values = {0, 10.5, 1.2, 14.0, 0.5, 3.0, 0.9, 12.0, 0.25, 5.0};
-  method::AblationParams p = decode_params(space, values);
+  config::AblationParams p = decode_params(space, values);
   ASSERT_TRUE(p.direction_index.has_value());
   EXPECT_EQ(*p.direction_index, 10.5);
   EXPECT_EQ(p.attn_o_proj.max_weight, 1.2);
@@ -86,10 +86,10 @@ TEST(SearchSpace, DecodesGlobalAndPerLayer) {
 TEST(SearchSpace, DecodeFindsParamsByName) {
   std::vector<ParamSpec> space = heretic_search_space(18);
   ParamValues values = {0, 10.5, 1.2, 14.0, 0.5, 3.0, 0.9, 12.0, 0.25, 5.0};
-  const method::AblationParams expected = decode_params(space, values);
+  const config::AblationParams expected = decode_params(space, values);
   std::reverse(space.begin(), space.end());
   std::reverse(values.begin(), values.end());
-  const method::AblationParams p = decode_params(space, values);
+  const config::AblationParams p = decode_params(space, values);
   EXPECT_EQ(p.direction_index, expected.direction_index);
   EXPECT_EQ(p.mlp_down_proj.min_weight, expected.mlp_down_proj.min_weight);
 }
@@ -106,7 +106,7 @@ TEST(SearchSpace, DecodeRejectsMismatch) {
 
 TEST(SearchSpace, UserAttrsAreHereticsAndRoundTrip) {
   const std::vector<ParamSpec> space = heretic_search_space(18);
-  const method::AblationParams p = decode_params(space, {0, 10.5, 1.2, 14.0, 0.5, 3.0, 0.9, 12.0, 0.25, 5.0});
+  const config::AblationParams p = decode_params(space, {0, 10.5, 1.2, 14.0, 0.5, 3.0, 0.9, 12.0, 0.25, 5.0});
   const nlohmann::json attrs = ablation_user_attrs(p);
   const nlohmann::json expected = nlohmann::json::parse(R"({
     "direction_index": 10.5,
@@ -122,12 +122,12 @@ TEST(SearchSpace, UserAttrsAreHereticsAndRoundTrip) {
           << c << "." << k;
     }
   }
-  const method::AblationParams back = ablation_params_from_user_attrs(attrs);
+  const config::AblationParams back = ablation_params_from_user_attrs(attrs);
   EXPECT_EQ(back.direction_index, p.direction_index);
   EXPECT_EQ(back.attn_o_proj.min_weight, p.attn_o_proj.min_weight);
   EXPECT_EQ(back.mlp_down_proj.min_weight_distance, p.mlp_down_proj.min_weight_distance);
 
-  const method::AblationParams per_layer =
+  const config::AblationParams per_layer =
       decode_params(space, {1, 10.5, 1.2, 14.0, 0.5, 3.0, 0.9, 12.0, 0.25, 5.0});
   EXPECT_TRUE(ablation_user_attrs(per_layer).at("direction_index").is_null());
   EXPECT_FALSE(ablation_params_from_user_attrs(ablation_user_attrs(per_layer)).direction_index.has_value());
@@ -144,8 +144,8 @@ namespace abliterate::study {
 namespace {
 
 // The seed model card's parameters for Gemma 3 270M (18 layers).
-method::AblationParams card_params() {
-  method::AblationParams p;
+config::AblationParams card_params() {
+  config::AblationParams p;
   p.attn_o_proj = {.max_weight = 1.19, .max_weight_position = 14.72, .min_weight = 0.16, .min_weight_distance = 2.27};
   p.mlp_down_proj = {.max_weight = 1.47, .max_weight_position = 12.86, .min_weight = 0.81, .min_weight_distance = 7.47};
   return p;  // direction_index unset: "per layer"
@@ -153,19 +153,19 @@ method::AblationParams card_params() {
 
 TEST(SearchSpace, EncodeIsTheInverseOfDecode) {
   const std::vector<ParamSpec> space = heretic_search_space(18);
-  const method::AblationParams card = card_params();
+  const config::AblationParams card = card_params();
   const ParamValues values = encode_params(space, card, "job.yaml: enqueue_trials[0]");
   EXPECT_EQ(values[0], 1);     // "per layer"
   EXPECT_DOUBLE_EQ(values[1], 11.05);  // the middle of [6.8, 15.3], unused by "per layer"
   EXPECT_DOUBLE_EQ(values[4], 0.16 / 1.19);  // min_weight as the sampler holds it
-  const method::AblationParams back = decode_params(space, values);
+  const config::AblationParams back = decode_params(space, values);
   EXPECT_FALSE(back.direction_index.has_value());
   EXPECT_EQ(back.attn_o_proj.max_weight_position, 14.72);
   EXPECT_NEAR(back.attn_o_proj.min_weight, 0.16, 1e-15);
   EXPECT_NEAR(back.mlp_down_proj.min_weight, 0.81, 1e-15);
   EXPECT_EQ(back.mlp_down_proj.min_weight_distance, 7.47);
 
-  method::AblationParams global = card;
+  config::AblationParams global = card;
   global.direction_index = 10.25;
   const ParamValues global_values = encode_params(space, global, "here");
   EXPECT_EQ(global_values[0], 0);
@@ -174,7 +174,7 @@ TEST(SearchSpace, EncodeIsTheInverseOfDecode) {
 
 TEST(SearchSpace, EncodeRejectsValuesOutsideTheSpace) {
   const std::vector<ParamSpec> space = heretic_search_space(18);
-  method::AblationParams p = card_params();
+  config::AblationParams p = card_params();
   p.attn_o_proj.max_weight_position = 3.0;  // below 0.6 · 17
   ASSERT_THROWS_WITH(encode_params(space, p, "job.yaml: enqueue_trials[1]"), InputError,
                      "job.yaml: enqueue_trials[1]: attn.o_proj.max_weight_position = 3 lies outside this model's "

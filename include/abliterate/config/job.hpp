@@ -12,13 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "abliterate/method/ablation_params.hpp"
+#include "abliterate/config/ablation_params.hpp"
 
 namespace abliterate::config {
-
-// How ablation treats the row norms of o_proj / down_proj (method spec §5.3,
-// DESIGN.md §3).
-enum class RowNormalization { none, pre, full };
 
 // Element type the model runs in.
 enum class DType { float32, bfloat16, float16 };
@@ -138,7 +134,7 @@ struct Job {
   // the form Heretic prints them: min_weight absolute, direction_index nullopt
   // for "per layer". Each runs once per study; a resumed run skips the ones
   // already in the store.
-  std::vector<method::AblationParams> enqueue_trials;
+  std::vector<config::AblationParams> enqueue_trials;
 
   // --- prompts ---
   std::vector<std::string> refusal_markers = default_refusal_markers();  // Heretic's 32, case-insensitive substrings

@@ -14,8 +14,7 @@
 
 #include <torch/torch.h>
 
-#include "abliterate/config/job.hpp"
-#include "abliterate/method/ablation_params.hpp"
+#include "abliterate/config/ablation_params.hpp"
 #include "abliterate/model/model.hpp"
 
 namespace abliterate::method {
@@ -26,7 +25,7 @@ class AblationHook : public model::ProjectionHook {
   // (pre/full) the row-norm terms from the model's weights. `model` must
   // outlive nothing: what is needed is copied. Throws InputError when the
   // directions' shape does not fit the model.
-  AblationHook(const model::Model& model, const torch::Tensor& directions, const AblationParams& params,
+  AblationHook(const model::Model& model, const torch::Tensor& directions, const config::AblationParams& params,
                config::RowNormalization mode);
 
   // y: [B, T, d] (any leading dims) in the model dtype; returns y itself for

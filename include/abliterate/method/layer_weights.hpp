@@ -5,11 +5,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "abliterate/method/ablation_params.hpp"
+#include "abliterate/config/ablation_params.hpp"
 
 namespace abliterate::method {
 
 // Weight w_l for each layer l = 0..n_layers-1.
-std::vector<double> layer_weights(const ComponentParams& params, int64_t n_layers);
+std::vector<double> layer_weights(const config::ComponentParams& params, int64_t n_layers);
 
 }  // namespace abliterate::method

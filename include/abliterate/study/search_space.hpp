@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "abliterate/method/ablation_params.hpp"
+#include "abliterate/config/ablation_params.hpp"
 #include "abliterate/study/distribution.hpp"
 
 namespace abliterate::study {
@@ -30,13 +30,13 @@ using ParamValues = std::vector<double>;
 // "per layer" scope gives direction_index nullopt; min_weight becomes
 // absolute (fraction · max_weight). Throws InputError when `values` does not
 // match `space` or a Heretic parameter is missing.
-method::AblationParams decode_params(const std::vector<ParamSpec>& space, const ParamValues& values);
+config::AblationParams decode_params(const std::vector<ParamSpec>& space, const ParamValues& values);
 
 // The inverse of decode_params: the values that run `params` (enqueue_trials).
 // "per layer" gets direction_index at the middle of its range, since Heretic
 // samples that parameter for every scope and ignores it there. Throws
 // InputError, naming `place` and the parameter, for a value outside its range.
-ParamValues encode_params(const std::vector<ParamSpec>& space, const method::AblationParams& params,
+ParamValues encode_params(const std::vector<ParamSpec>& space, const config::AblationParams& params,
                           const std::string& place);
 
 // Optuna's `fixed_params` system attr of an enqueued trial: external values by
@@ -44,11 +44,11 @@ ParamValues encode_params(const std::vector<ParamSpec>& space, const method::Abl
 nlohmann::json fixed_params_attr(const std::vector<ParamSpec>& space, const ParamValues& values);
 
 // Heretic's trial user attrs `direction_index` and `parameters` for `params`.
-nlohmann::json ablation_user_attrs(const method::AblationParams& params);
+nlohmann::json ablation_user_attrs(const config::AblationParams& params);
 
 // The inverse of ablation_user_attrs: reads `direction_index` (number or
 // null) and `parameters` from a trial's user attrs, as Heretic restores a
 // trial (method spec §7.5). Throws FormatError naming the missing key.
-method::AblationParams ablation_params_from_user_attrs(const nlohmann::json& user_attrs);
+config::AblationParams ablation_params_from_user_attrs(const nlohmann::json& user_attrs);
 
 }  // namespace abliterate::study

@@ -1,13 +1,18 @@
 // The parameters of one trial's ablation, decoded from the sampler's values
-// (method spec §4.4, §5.2, §7.2). Plain data: no torch, so the study module
-// can build it.
+// (method spec §4.4, §5.2, §7.2), and the row-normalization mode it runs in.
+// Plain data, shared by the job (enqueued trials), the study (which samples
+// them) and the method (which applies them); it knows none of the three.
 #pragma once
 
 #include <array>
 #include <optional>
 #include <string_view>
 
-namespace abliterate::method {
+namespace abliterate::config {
+
+// How ablation treats the row norms of o_proj / down_proj (method spec §5.3,
+// DESIGN.md §3).
+enum class RowNormalization { none, pre, full };
 
 // The layer-weight kernel of one component (method spec §5.2).
 struct ComponentParams {
@@ -39,4 +44,4 @@ inline constexpr std::array<NamedComponent, 2> kNamedComponents = {{
     {"mlp.down_proj", &AblationParams::mlp_down_proj},
 }};
 
-}  // namespace abliterate::method
+}  // namespace abliterate::config
