@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/chat_template.hpp"
+#include "abliterate/chat/chat_template.hpp"
 #include "abliterate/model/model.hpp"
 #include "abliterate/model/tiny_model.hpp"
 

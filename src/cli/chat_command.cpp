@@ -12,10 +12,10 @@
 
 #include "abliterate/cli/commands.hpp"
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/chat_template.hpp"
+#include "abliterate/chat/chat_template.hpp"
 #include "abliterate/model/model.hpp"
 #include "abliterate/model/model_config.hpp"
-#include "abliterate/model/text_stream.hpp"
+#include "abliterate/tokenizer/text_stream.hpp"
 
 namespace abliterate::cli {
 

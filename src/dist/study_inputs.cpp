@@ -6,7 +6,7 @@
 
 #include "abliterate/cache/residual_cache.hpp"
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/json_file.hpp"
+#include "abliterate/formats/json_file.hpp"
 #include "abliterate/model/lora_adapter.hpp"
 
 namespace abliterate::dist {

@@ -8,8 +8,8 @@
 
 #include "abliterate/common/error.hpp"
 #include "abliterate/model/hf_checkpoint.hpp"
-#include "abliterate/model/json_file.hpp"
-#include "abliterate/model/safetensors_reader.hpp"
+#include "abliterate/formats/json_file.hpp"
+#include "abliterate/formats/safetensors_reader.hpp"
 #include "abliterate/model/tensor_names.hpp"
 
 namespace abliterate::model {

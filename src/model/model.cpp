@@ -7,10 +7,10 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/model/decoder.hpp"
 #include "abliterate/model/generation.hpp"
-#include "abliterate/model/gguf_chat_template.hpp"
+#include "abliterate/chat/gguf_chat_template.hpp"
 #include "abliterate/model/gguf_checkpoint.hpp"
 #include "abliterate/model/gguf_model_config.hpp"
-#include "abliterate/model/gguf_vocab.hpp"
+#include "abliterate/tokenizer/gguf_vocab.hpp"
 #include "abliterate/model/hf_checkpoint.hpp"
 #include "abliterate/model/lora_adapter.hpp"
 

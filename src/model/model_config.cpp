@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/json_file.hpp"
+#include "abliterate/formats/json_file.hpp"
 
 namespace abliterate::model {
 

@@ -13,10 +13,10 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/builtin_chat_templates.hpp"
-#include "abliterate/model/safetensors_writer.hpp"
+#include "abliterate/chat/builtin_chat_templates.hpp"
+#include "abliterate/formats/safetensors_writer.hpp"
 #include "abliterate/model/tensor_names.hpp"
-#include "abliterate/model/tiny_chat_templates.hpp"
+#include "abliterate/chat/tiny_chat_templates.hpp"
 #include "abliterate/model/tiny_tokenizer.hpp"
 
 namespace abliterate::model {

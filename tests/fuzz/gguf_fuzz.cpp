@@ -15,11 +15,11 @@
 #include <vector>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/ggml_types.hpp"
-#include "abliterate/model/gguf_file.hpp"
-#include "abliterate/model/gguf_vocab.hpp"
-#include "abliterate/model/mapped_file.hpp"
-#include "abliterate/model/tokenizer.hpp"
+#include "abliterate/formats/ggml_types.hpp"
+#include "abliterate/formats/gguf_file.hpp"
+#include "abliterate/tokenizer/gguf_vocab.hpp"
+#include "abliterate/formats/mapped_file.hpp"
+#include "abliterate/tokenizer/tokenizer.hpp"
 
 using abliterate::model::GgufFile;
 using abliterate::model::GgufValueType;

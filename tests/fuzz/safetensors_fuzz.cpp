@@ -10,7 +10,7 @@
 #include <string>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/safetensors_header.hpp"
+#include "abliterate/formats/safetensors_header.hpp"
 
 using abliterate::model::parse_safetensors_header;
 using abliterate::model::SafetensorsHeader;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/tokenizer.hpp"
+#include "abliterate/tokenizer/tokenizer.hpp"
 
 using abliterate::model::SpecialTokens;
 using abliterate::model::Tokenizer;

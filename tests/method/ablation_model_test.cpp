@@ -6,8 +6,8 @@
 #include "abliterate/method/ablation.hpp"
 #include "abliterate/method/directions.hpp"
 #include "abliterate/method/layer_weights.hpp"
-#include "abliterate/model/safetensors_reader.hpp"
-#include "abliterate/model/safetensors_writer.hpp"
+#include "abliterate/formats/safetensors_reader.hpp"
+#include "abliterate/formats/safetensors_writer.hpp"
 #include "abliterate/model/tensor_names.hpp"
 #include "model/model_test_support.hpp"
 

@@ -15,8 +15,8 @@
 #include "abliterate/method/layer_weights.hpp"
 #include "abliterate/method/residuals.hpp"
 #include "abliterate/model/model.hpp"
-#include "abliterate/model/safetensors_reader.hpp"
-#include "abliterate/model/safetensors_writer.hpp"
+#include "abliterate/formats/safetensors_reader.hpp"
+#include "abliterate/formats/safetensors_writer.hpp"
 #include "model/model_test_support.hpp"
 
 namespace abliterate::method {

@@ -10,10 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/byte_level.hpp"
-#include "abliterate/model/gguf_vocab.hpp"
-#include "abliterate/model/regex_splitter.hpp"
-#include "abliterate/model/tokenizer.hpp"
+#include "abliterate/tokenizer/byte_level.hpp"
+#include "abliterate/tokenizer/gguf_vocab.hpp"
+#include "abliterate/tokenizer/regex_splitter.hpp"
+#include "abliterate/tokenizer/tokenizer.hpp"
 #include "abliterate/model/utf8.hpp"
 #include "model/tokenizer_test_support.hpp"
 #include "support/throws_with.hpp"

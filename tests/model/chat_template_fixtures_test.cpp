@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/chat_template.hpp"
+#include "abliterate/chat/chat_template.hpp"
 
 namespace abliterate::model {
 namespace {

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/chat_template.hpp"
+#include "abliterate/chat/chat_template.hpp"
 #include "model/model_test_support.hpp"
 #include "support/throws_with.hpp"
 

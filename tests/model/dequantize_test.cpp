@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/ggml_types.hpp"
+#include "abliterate/formats/ggml_types.hpp"
 #include "support/throws_with.hpp"
 
 namespace abliterate::model {

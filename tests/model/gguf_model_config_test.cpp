@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/gguf_chat_template.hpp"
-#include "abliterate/model/gguf_vocab.hpp"
+#include "abliterate/chat/gguf_chat_template.hpp"
+#include "abliterate/tokenizer/gguf_vocab.hpp"
 #include "model/gguf_test_writer.hpp"
 #include "support/throws_with.hpp"
 

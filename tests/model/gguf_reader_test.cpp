@@ -2,7 +2,7 @@
 // built on the fly, then one malformed file per failure mode (the
 // tests/test-gguf.cpp pattern), each error naming the file and the key or
 // tensor; then the two real models that scripts/setup downloads.
-#include "abliterate/model/gguf_reader.hpp"
+#include "abliterate/formats/gguf_reader.hpp"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

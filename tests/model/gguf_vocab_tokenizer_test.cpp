@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/gguf_vocab.hpp"
-#include "abliterate/model/tokenizer.hpp"
+#include "abliterate/tokenizer/gguf_vocab.hpp"
+#include "abliterate/tokenizer/tokenizer.hpp"
 #include "model/tokenizer_test_support.hpp"
 #include "support/throws_with.hpp"
 

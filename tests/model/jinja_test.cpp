@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/jinja/template.hpp"
+#include "abliterate/chat/jinja/template.hpp"
 #include "support/throws_with.hpp"
 
 namespace abliterate::model::jinja {

@@ -10,8 +10,8 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/model/lora_adapter.hpp"
 #include "abliterate/model/model.hpp"
-#include "abliterate/model/safetensors_reader.hpp"
-#include "abliterate/model/safetensors_writer.hpp"
+#include "abliterate/formats/safetensors_reader.hpp"
+#include "abliterate/formats/safetensors_writer.hpp"
 #include "model/model_test_support.hpp"
 #include "support/throws_with.hpp"
 

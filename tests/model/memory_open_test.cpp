@@ -8,12 +8,12 @@
 #include <string>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/gguf_reader.hpp"
-#include "abliterate/model/mapped_file.hpp"
-#include "abliterate/model/safetensors_reader.hpp"
-#include "abliterate/model/safetensors_writer.hpp"
+#include "abliterate/formats/gguf_reader.hpp"
+#include "abliterate/formats/mapped_file.hpp"
+#include "abliterate/formats/safetensors_reader.hpp"
+#include "abliterate/formats/safetensors_writer.hpp"
 #include "abliterate/model/tiny_model.hpp"
-#include "abliterate/model/tokenizer.hpp"
+#include "abliterate/tokenizer/tokenizer.hpp"
 #include "model/model_test_support.hpp"
 #include "support/throws_with.hpp"
 

@@ -24,7 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/model/model.hpp"
-#include "abliterate/model/safetensors_reader.hpp"
+#include "abliterate/formats/safetensors_reader.hpp"
 #include "abliterate/model/tiny_model.hpp"
 #include "model/model_test_support.hpp"
 

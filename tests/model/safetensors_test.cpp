@@ -7,8 +7,8 @@
 #include <torch/torch.h>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/safetensors_reader.hpp"
-#include "abliterate/model/safetensors_writer.hpp"
+#include "abliterate/formats/safetensors_reader.hpp"
+#include "abliterate/formats/safetensors_writer.hpp"
 #include "model/model_test_support.hpp"
 #include "support/throws_with.hpp"
 

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "abliterate/model/byte_level.hpp"
+#include "abliterate/tokenizer/byte_level.hpp"
 #include "abliterate/model/model.hpp"
 #include "model/model_test_support.hpp"
 

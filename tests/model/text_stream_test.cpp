@@ -1,4 +1,4 @@
-#include "abliterate/model/text_stream.hpp"
+#include "abliterate/tokenizer/text_stream.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "abliterate/model/model_config.hpp"
-#include "abliterate/model/safetensors_reader.hpp"
+#include "abliterate/formats/safetensors_reader.hpp"
 #include "abliterate/model/tiny_model.hpp"
-#include "abliterate/model/tokenizer.hpp"
+#include "abliterate/tokenizer/tokenizer.hpp"
 #include "model/model_test_support.hpp"
 
 namespace abliterate::model {

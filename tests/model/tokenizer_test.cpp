@@ -7,7 +7,7 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/model/tiny_model.hpp"
 #include "abliterate/model/tiny_tokenizer.hpp"
-#include "abliterate/model/tokenizer.hpp"
+#include "abliterate/tokenizer/tokenizer.hpp"
 #include "model/model_test_support.hpp"
 #include "support/throws_with.hpp"
 

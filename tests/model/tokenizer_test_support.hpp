@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "abliterate/model/tokenizer.hpp"
+#include "abliterate/tokenizer/tokenizer.hpp"
 
 namespace abliterate::model::testing {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "abliterate/model/tokenizer.hpp"
+#include "abliterate/tokenizer/tokenizer.hpp"
 
 namespace abliterate::evaluate {
 

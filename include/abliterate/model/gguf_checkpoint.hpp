@@ -25,7 +25,7 @@
 
 #include <torch/torch.h>
 
-#include "abliterate/model/gguf_reader.hpp"
+#include "abliterate/formats/gguf_reader.hpp"
 #include "abliterate/model/tensor_source.hpp"
 
 namespace abliterate::model {

@@ -2,7 +2,7 @@
 // the counterpart of ModelConfig::from_hf_json for HF folders.
 #pragma once
 
-#include "abliterate/model/gguf_reader.hpp"
+#include "abliterate/formats/gguf_reader.hpp"
 #include "abliterate/model/model_config.hpp"
 
 namespace abliterate::model {

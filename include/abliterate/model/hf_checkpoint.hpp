@@ -13,7 +13,7 @@
 
 #include <torch/torch.h>
 
-#include "abliterate/model/safetensors_reader.hpp"
+#include "abliterate/formats/safetensors_reader.hpp"
 #include "abliterate/model/tensor_source.hpp"
 
 namespace abliterate::model {

@@ -12,10 +12,10 @@
 
 #include <torch/torch.h>
 
-#include "abliterate/model/chat_template.hpp"
+#include "abliterate/chat/chat_template.hpp"
 #include "abliterate/model/model_config.hpp"
 #include "abliterate/model/projection_hook.hpp"
-#include "abliterate/model/tokenizer.hpp"
+#include "abliterate/tokenizer/tokenizer.hpp"
 
 namespace abliterate::model {
 
