@@ -24,7 +24,11 @@
 #include "abliterate/formats/ggml_types.hpp"
 #include "abliterate/formats/mapped_file.hpp"
 
-namespace abliterate::model {
+namespace abliterate::formats {
+
+namespace detail {
+class GgufCursor;  // src/formats/gguf_bytes.hpp
+}  // namespace detail
 
 // GGUF metadata value types (spec §5.1), with the file's ids.
 enum class GgufValueType : uint32_t {
@@ -151,7 +155,18 @@ class GgufFile {
  private:
   GgufFile(std::filesystem::path path, std::unique_ptr<MappedFile> mapping);
 
+  // open()'s reading, in file order; each step checks its section before
+  // the next is read (spec §5.1).
+  struct HeaderCounts {
+    uint64_t n_tensors = 0;
+    uint64_t n_keys = 0;
+  };
   void parse();
+  HeaderCounts read_header(detail::GgufCursor& cursor);
+  void read_metadata(detail::GgufCursor& cursor, uint64_t n_keys);
+  void read_alignment();
+  void read_tensor_infos(detail::GgufCursor& cursor, uint64_t n_tensors);
+  void check_tensor_data() const;
   // The entry for `key` when present and of an accepted type; `expected`
   // names the accepted types for the error. nullptr when absent.
   const GgufKeyInfo* typed_key(const std::string& key, std::span<const GgufValueType> accepted,
@@ -169,4 +184,4 @@ class GgufFile {
   std::map<std::string, size_t> tensor_index_;
 };
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats
