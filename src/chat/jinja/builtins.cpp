@@ -1,5 +1,5 @@
-// Filters, tests and methods: see include/abliterate/model/jinja/builtins.hpp.
-// Behaviour is jinja2 3.1's filters.py/tests.py and Python's str/dict methods;
+// Tests and methods: see include/abliterate/chat/jinja/builtins.hpp (the filters are in filters.cpp).
+// Behaviour is jinja2 3.1's tests.py and Python's str/dict methods;
 // case mapping (lower/upper/title/capitalize) covers ASCII only.
 #include "abliterate/chat/jinja/builtins.hpp"
 
@@ -8,10 +8,13 @@
 #include <cmath>
 
 #include "abliterate/common/error.hpp"
+#include "builtin_helpers.hpp"
 
-namespace abliterate::model::jinja {
+namespace abliterate::chat::jinja {
 
-namespace {
+using namespace detail;  // NOLINT: the helpers of builtin_helpers.hpp
+
+namespace detail {
 
 const Value* kwarg(const Map& kwargs, std::string_view key) {
   for (const auto& [name, value] : kwargs)
@@ -88,6 +91,10 @@ std::string replace_all(const std::string& text, const std::string& old_text, co
   return out;
 }
 
+}  // namespace detail
+
+namespace {
+
 std::vector<std::string> split(const std::string& text, const Value* separator, int64_t max_split) {
   if (separator == nullptr || separator->is_none()) {
     std::vector<std::string> parts = python_split_whitespace(text);
@@ -109,68 +116,6 @@ std::vector<std::string> split(const std::string& text, const Value* separator, 
   }
   parts.push_back(text.substr(pos));
   return parts;
-}
-
-Value length_of(const Value& value) {
-  if (value.is_undefined()) return Value(0);
-  if (value.is_string()) return Value(static_cast<int64_t>(utf8_characters(value.as_string()).size()));
-  if (value.is_list()) return Value(static_cast<int64_t>(value.as_list().size()));
-  if (value.is_map()) return Value(static_cast<int64_t>(value.as_map().size()));
-  throw InputError(fmt::format("object of type '{}' has no len()", value.type_name()));
-}
-
-// jinja2's environment.getattr for `attribute=` arguments: dotted paths,
-// integer parts index lists.
-Value attribute_of(const Value& item, const std::string& path) {
-  Value current = item;
-  size_t pos = 0;
-  while (true) {
-    const size_t dot = path.find('.', pos);
-    const std::string part = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
-    if (current.is_map()) {
-      const Value* found = current.find(part);
-      current = found != nullptr ? *found : Value(Undefined{part});
-    } else if (current.is_list() && !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit)) {
-      const size_t index = std::stoul(part);
-      current = index < current.as_list().size() ? current.as_list()[index] : Value(Undefined{part});
-    } else {
-      current = Value(Undefined{part});
-    }
-    if (dot == std::string::npos) return current;
-    pos = dot + 1;
-  }
-}
-
-Value select_attribute(const Value& input, const std::vector<Value>& args, bool select) {
-  if (args.empty()) throw InputError("selectattr/rejectattr: missing attribute name");
-  const std::string& attribute = require_string(args[0], "selectattr attribute");
-  List out;
-  for (const Value& item : iterate(input)) {
-    const Value field = attribute_of(item, attribute);
-    const bool passes = args.size() < 2
-                            ? field.truthy()
-                            : apply_test(require_string(args[1], "selectattr test"), field,
-                                         std::vector<Value>(args.begin() + 2, args.end()));
-    if (passes == select) out.push_back(item);
-  }
-  return Value(std::move(out));
-}
-
-std::string strip_tags(const std::string& text) {
-  std::string out;
-  bool in_tag = false;
-  for (const char c : text) {
-    if (c == '<') in_tag = true;
-    else if (c == '>' && in_tag) in_tag = false;
-    else if (!in_tag) out += c;
-  }
-  // jinja2 then collapses whitespace runs: " ".join(text.split()).
-  std::string joined;
-  for (const auto& word : python_split_whitespace(out)) {
-    if (!joined.empty()) joined += ' ';
-    joined += word;
-  }
-  return joined;
 }
 
 }  // namespace
@@ -210,154 +155,6 @@ List iterate(const Value& value) {
     return chars;
   }
   throw InputError(fmt::format("'{}' object is not iterable", value.type_name()));
-}
-
-Value apply_filter(const std::string& name, const Value& input, const std::vector<Value>& args, const Map& kwargs) {
-  if (name == "default" || name == "d") {
-    const Value* fallback = argument(args, kwargs, 0, "default_value");
-    const Value* boolean = argument(args, kwargs, 1, "boolean");
-    const bool use_fallback = input.is_undefined() || (boolean != nullptr && boolean->truthy() && !input.truthy());
-    return use_fallback ? (fallback != nullptr ? *fallback : Value(std::string())) : input;
-  }
-  if (name == "safe" || name == "e" || name == "escape") {
-    if (name != "safe") throw InputError("the escape filter is not supported");
-    return input;
-  }
-  if (name == "length" || name == "count") return length_of(input);
-  if (name == "tojson") {
-    const Value* indent = argument(args, kwargs, 0, "indent");
-    return Value(input.to_json(indent != nullptr && indent->is_int() ? static_cast<int>(indent->as_int()) : -1));
-  }
-  if (name == "string") return Value(input.str());
-  if (name == "list") return Value(iterate(input));
-  if (name == "first" || name == "last") {
-    const List items = iterate(input);
-    if (items.empty()) return Value(Undefined{"first/last of an empty sequence"});
-    return name == "first" ? items.front() : items.back();
-  }
-  if (name == "items") {
-    if (input.is_undefined()) return Value(List{});
-    if (!input.is_map()) throw InputError(fmt::format("items: expected a mapping, got {}", input.type_name()));
-    List items;
-    for (const auto& [key, value] : input.as_map()) items.emplace_back(List{Value(key), value});
-    return Value(std::move(items));
-  }
-  if (name == "join") {
-    const Value* separator = argument(args, kwargs, 0, "d");
-    const Value* attribute = argument(args, kwargs, 1, "attribute");
-    std::string out;
-    bool first = true;
-    for (const Value& item : iterate(input)) {
-      if (!first && separator != nullptr) out += separator->str();
-      first = false;
-      out += attribute != nullptr ? attribute_of(item, attribute->str()).str() : item.str();
-    }
-    return Value(std::move(out));
-  }
-  if (name == "selectattr") return select_attribute(input, args, true);
-  if (name == "rejectattr") return select_attribute(input, args, false);
-  if (name == "map") {
-    List out;
-    const Value* attribute = kwarg(kwargs, "attribute");
-    for (const Value& item : iterate(input)) {
-      if (attribute != nullptr) {
-        Value field = attribute_of(item, attribute->str());
-        const Value* fallback = kwarg(kwargs, "default");
-        out.push_back(field.is_undefined() && fallback != nullptr ? *fallback : field);
-      } else if (!args.empty()) {
-        out.push_back(apply_filter(require_string(args[0], "map filter name"), item,
-                                   std::vector<Value>(args.begin() + 1, args.end()), {}));
-      } else {
-        throw InputError("map: expected attribute= or a filter name");
-      }
-    }
-    return Value(std::move(out));
-  }
-  if (name == "reverse") {
-    if (input.is_string()) {
-      auto chars = utf8_characters(input.as_string());
-      std::string out;
-      for (auto it = chars.rbegin(); it != chars.rend(); ++it) out += *it;
-      return Value(std::move(out));
-    }
-    List items = iterate(input);
-    std::reverse(items.begin(), items.end());
-    return Value(std::move(items));
-  }
-  if (name == "unique") {
-    List out;
-    for (const Value& item : iterate(input))
-      if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
-    return Value(std::move(out));
-  }
-  if (name == "sort") {
-    List items = iterate(input);
-    std::stable_sort(items.begin(), items.end(), python_less);
-    const Value* reverse = argument(args, kwargs, 0, "reverse");
-    if (reverse != nullptr && reverse->truthy()) std::reverse(items.begin(), items.end());
-    return Value(std::move(items));
-  }
-  if (name == "int") {
-    if (input.is_int()) return input;
-    if (input.is_bool()) return Value(input.as_bool() ? 1 : 0);
-    if (input.is_double()) return Value(static_cast<int64_t>(std::trunc(input.as_double())));
-    const Value* fallback = argument(args, kwargs, 0, "default");
-    if (input.is_string()) {
-      try {
-        size_t used = 0;
-        const std::string text = python_strip(input.as_string());
-        const int64_t v = std::stoll(text, &used);
-        if (used == text.size()) return Value(v);
-        const double d = std::stod(text, &used);
-        if (used == text.size()) return Value(static_cast<int64_t>(std::trunc(d)));
-      } catch (const std::exception&) {
-      }
-    }
-    return fallback != nullptr ? *fallback : Value(0);
-  }
-  if (name == "float") {
-    if (input.is_number()) return Value(input.as_double());
-    const Value* fallback = argument(args, kwargs, 0, "default");
-    if (input.is_string()) {
-      try {
-        size_t used = 0;
-        const std::string text = python_strip(input.as_string());
-        const double d = std::stod(text, &used);
-        if (used == text.size()) return Value(d);
-      } catch (const std::exception&) {
-      }
-    }
-    return fallback != nullptr ? *fallback : Value(0.0);
-  }
-  if (name == "abs") {
-    if (input.is_int()) return Value(input.as_int() < 0 ? -input.as_int() : input.as_int());
-    if (input.is_number()) return Value(std::fabs(input.as_double()));
-    throw InputError(fmt::format("bad operand type for abs(): '{}'", input.type_name()));
-  }
-  // The rest are string filters; jinja2 converts the input with str() first.
-  if (input.is_undefined() && name != "trim") throw_undefined(input);
-  const std::string text = input.str();
-  if (name == "trim") {
-    const Value* chars = argument(args, kwargs, 0, "chars");
-    if (chars != nullptr && !chars->is_none()) return Value(python_strip_chars(text, chars->str(), true, true));
-    return Value(python_strip(text));
-  }
-  if (name == "lower") return Value(ascii_lower(text));
-  if (name == "upper") return Value(ascii_upper(text));
-  if (name == "title") return Value(ascii_title(text));
-  if (name == "capitalize") {
-    std::string out = ascii_lower(text);
-    if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
-    return Value(std::move(out));
-  }
-  if (name == "replace") {
-    if (args.size() < 2) throw InputError("replace: expected (old, new[, count])");
-    const int64_t count = args.size() > 2 && args[2].is_int() ? args[2].as_int() : -1;
-    return Value(replace_all(text, args[0].str(), args[1].str(), count));
-  }
-  if (name == "striptags") return Value(strip_tags(text));
-  if (name == "wordcount") return Value(static_cast<int64_t>(python_split_whitespace(text).size()));
-  throw InputError(fmt::format("unknown filter '{}'", name));
 }
 
 bool apply_test(const std::string& name, const Value& input, const std::vector<Value>& args) {
@@ -509,4 +306,4 @@ Value call_method(const Value& object, const std::string& name, const std::vecto
   throw InputError(fmt::format("'{}' object has no method '{}'", object.type_name(), name));
 }
 
-}  // namespace abliterate::model::jinja
+}  // namespace abliterate::chat::jinja
