@@ -1,14 +1,15 @@
-// ChatTemplate: see include/abliterate/model/chat_template.hpp. Every template,
+// ChatTemplate: see include/abliterate/chat/chat_template.hpp. Every template,
 // Gemma's included, is rendered by the Jinja interpreter (spec §2-3).
 #include "abliterate/chat/chat_template.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include "abliterate/common/error.hpp"
 #include "abliterate/chat/jinja/template.hpp"
+#include "abliterate/common/error.hpp"
+#include "abliterate/formats/hf_folder.hpp"
 #include "abliterate/formats/json_file.hpp"
 
-namespace abliterate::model {
+namespace abliterate::chat {
 
 namespace {
 
@@ -55,10 +56,10 @@ void ChatTemplate::set_special_tokens(std::string bos_token, std::string eos_tok
 
 ChatTemplate ChatTemplate::from_model_folder(const std::filesystem::path& folder) {
   std::error_code ec;
-  const auto jinja_file = folder / "chat_template.jinja";
-  const auto tokenizer_config = folder / "tokenizer_config.json";
+  const auto jinja_file = folder / formats::kHfChatTemplateFile;
+  const auto tokenizer_config = folder / formats::kHfTokenizerConfigFile;
   const bool has_config = std::filesystem::is_regular_file(tokenizer_config, ec);
-  const nlohmann::json root = has_config ? read_json_file(tokenizer_config) : nlohmann::json();
+  const nlohmann::json root = has_config ? formats::read_json_file(tokenizer_config) : nlohmann::json();
   const std::string file = tokenizer_config.string();
 
   // Parse errors name the file the template came from.
@@ -73,7 +74,7 @@ ChatTemplate ChatTemplate::from_model_folder(const std::filesystem::path& folder
   };
 
   if (std::filesystem::is_regular_file(jinja_file, ec)) {
-    return with_tokens(read_text_file(jinja_file), jinja_file.string());
+    return with_tokens(formats::read_text_file(jinja_file), jinja_file.string());
   }
 
   ABL_CHECK(has_config, IoError, "{}: no chat template: expected {} or a 'chat_template' key in {}",
@@ -121,4 +122,4 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool 
   return template_->render(variables.as_map());
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::chat

@@ -6,6 +6,7 @@
 
 #include "abliterate/cache/residual_cache.hpp"
 #include "abliterate/common/error.hpp"
+#include "abliterate/formats/hf_folder.hpp"
 #include "abliterate/formats/json_file.hpp"
 #include "abliterate/model/lora_adapter.hpp"
 
@@ -50,16 +51,15 @@ std::string preparation_fingerprint(const config::Job& job, const StudyInputs& i
   fp.add(fmt::format("abliterate-preparation-v{}", cache::kFormatVersion));
   const std::filesystem::path model_path = job.resolve_input(job.model);
   if (std::filesystem::is_directory(model_path)) {
-    for (const char* name : {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-                             "chat_template.jinja", "model.safetensors", "model.safetensors.index.json"}) {
+    for (const char* name : formats::kHfModelFiles) {
       const auto file = model_path / name;
       if (std::filesystem::exists(file)) fp.add(name).add_file(file);
     }
     // A sharded checkpoint's weights are in the shards its index names: a changed shard is another model.
-    const auto index = model_path / "model.safetensors.index.json";
+    const auto index = model_path / formats::kHfWeightsIndexFile;
     if (std::filesystem::exists(index)) {
       std::set<std::string> shards;
-      const nlohmann::json root = model::read_json_file(index);
+      const nlohmann::json root = formats::read_json_file(index);
       if (root.contains("weight_map") && root.at("weight_map").is_object()) {
         for (const auto& [tensor, shard] : root.at("weight_map").items()) {
           if (shard.is_string()) shards.insert(shard.get<std::string>());

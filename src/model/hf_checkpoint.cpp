@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/formats/hf_folder.hpp"
 #include "abliterate/formats/json_file.hpp"
 
 namespace abliterate::model {
@@ -15,19 +16,19 @@ std::string format_shape(const std::vector<int64_t>& shape) { return fmt::format
 HfCheckpoint HfCheckpoint::open(const std::filesystem::path& folder) {
   HfCheckpoint checkpoint;
   std::error_code ec;
-  const auto single = folder / "model.safetensors";
-  const auto index = folder / "model.safetensors.index.json";
+  const auto single = folder / formats::kHfWeightsFile;
+  const auto index = folder / formats::kHfWeightsIndexFile;
   if (std::filesystem::is_regular_file(single, ec) || !std::filesystem::is_regular_file(index, ec)) {
     ABL_CHECK(std::filesystem::is_regular_file(single, ec), IoError, "{}: no such file (nor {})", single.string(),
               index.string());
     checkpoint.main_file_ = single;
-    checkpoint.shards_.push_back(SafetensorsReader::open(single));
+    checkpoint.shards_.push_back(formats::SafetensorsReader::open(single));
     for (const auto& info : checkpoint.shards_[0].tensors()) checkpoint.shard_of_[info.name] = 0;
     return checkpoint;
   }
 
   checkpoint.main_file_ = index;
-  const nlohmann::json root = read_json_file(index);
+  const nlohmann::json root = formats::read_json_file(index);
   const std::string file = index.string();
   ABL_CHECK(root.is_object() && root.contains("weight_map") && root.at("weight_map").is_object(), FormatError,
             "{}: missing object 'weight_map'", file);
@@ -40,7 +41,7 @@ HfCheckpoint HfCheckpoint::open(const std::filesystem::path& folder) {
               "{}: weight_map[\"{}\"]: shard \"{}\" must be a file name inside the folder", file, name, shard_name);
     if (!shard_by_file.count(shard_name)) {
       shard_by_file[shard_name] = checkpoint.shards_.size();
-      checkpoint.shards_.push_back(SafetensorsReader::open(folder / shard_name));
+      checkpoint.shards_.push_back(formats::SafetensorsReader::open(folder / shard_name));
     }
     promised[name] = shard_name;
   }
@@ -66,8 +67,8 @@ torch::Tensor HfCheckpoint::take(const std::string& name, const std::vector<int6
   const auto it = shard_of_.find(name);
   ABL_CHECK(it != shard_of_.end(), FormatError, "{}: tensor '{}' is missing (expected shape {})", main_file_.string(),
             name, format_shape(expected_shape));
-  const SafetensorsReader& shard = shards_[it->second];
-  const SafetensorsTensorInfo* info = shard.find(name);
+  const formats::SafetensorsReader& shard = shards_[it->second];
+  const formats::SafetensorsTensorInfo* info = shard.find(name);
   ABL_CHECK(info->shape == expected_shape, FormatError, "{}: tensor '{}': expected shape {}, got {}",
             shard.path().string(), name, format_shape(expected_shape), format_shape(info->shape));
   used_.insert(name);

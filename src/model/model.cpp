@@ -4,15 +4,16 @@
 
 #include <algorithm>
 
+#include "abliterate/chat/gguf_chat_template.hpp"
 #include "abliterate/common/error.hpp"
+#include "abliterate/formats/hf_folder.hpp"
 #include "abliterate/model/decoder.hpp"
 #include "abliterate/model/generation.hpp"
-#include "abliterate/chat/gguf_chat_template.hpp"
 #include "abliterate/model/gguf_checkpoint.hpp"
 #include "abliterate/model/gguf_model_config.hpp"
-#include "abliterate/tokenizer/gguf_vocab.hpp"
 #include "abliterate/model/hf_checkpoint.hpp"
 #include "abliterate/model/lora_adapter.hpp"
+#include "abliterate/tokenizer/gguf_vocab.hpp"
 
 namespace abliterate::model {
 
@@ -37,7 +38,7 @@ constexpr const char* kEndOfTurnTokens[] = {"<end_of_turn>", "<|eot_id|>",      
 
 class DecoderModel final : public Model {
  public:
-  DecoderModel(ModelConfig config, Tokenizer tokenizer, ChatTemplate chat_template, Decoder decoder,
+  DecoderModel(ModelConfig config, tokenizer::Tokenizer tokenizer, chat::ChatTemplate chat_template, Decoder decoder,
                std::vector<int64_t> stop_token_ids, bool is_chat_template_from_model = true)
       : config_(std::move(config)),
         tokenizer_(std::move(tokenizer)),
@@ -51,8 +52,8 @@ class DecoderModel final : public Model {
   }
 
   const ModelConfig& config() const override { return config_; }
-  const Tokenizer& tokenizer() const override { return tokenizer_; }
-  const ChatTemplate& chat_template() const override { return chat_template_; }
+  const tokenizer::Tokenizer& tokenizer() const override { return tokenizer_; }
+  const chat::ChatTemplate& chat_template() const override { return chat_template_; }
   bool is_chat_template_from_model() const override { return is_chat_template_from_model_; }
   torch::Device device() const override { return decoder_.device(); }
 
@@ -61,7 +62,7 @@ class DecoderModel final : public Model {
     rows.reserve(rendered_prompts.size());
     int64_t n_positions = 0;
     for (size_t prompt_idx = 0; prompt_idx < rendered_prompts.size(); ++prompt_idx) {
-      rows.push_back(tokenizer_.encode(rendered_prompts[prompt_idx], SpecialTokens::parse));
+      rows.push_back(tokenizer_.encode(rendered_prompts[prompt_idx], tokenizer::SpecialTokens::parse));
       ABL_CHECK(!rows.back().empty(), InputError, "prompt {} encodes to no tokens", prompt_idx);
       n_positions = std::max(n_positions, static_cast<int64_t>(rows.back().size()));
     }
@@ -124,15 +125,15 @@ class DecoderModel final : public Model {
   }
 
   ModelConfig config_;
-  Tokenizer tokenizer_;
-  ChatTemplate chat_template_;
+  tokenizer::Tokenizer tokenizer_;
+  chat::ChatTemplate chat_template_;
   Decoder decoder_;
   std::vector<int64_t> stop_token_ids_;
   bool is_chat_template_from_model_ = true;
   int64_t pad_token_id_ = 0;
 };
 
-std::vector<int64_t> stop_token_ids(const ModelConfig& config, const Tokenizer& tokenizer) {
+std::vector<int64_t> stop_token_ids(const ModelConfig& config, const tokenizer::Tokenizer& tokenizer) {
   std::vector<int64_t> ids = config.eos_token_ids;
   for (const char* text : kEndOfTurnTokens) {
     const int64_t id = tokenizer.token_id(text);
@@ -162,14 +163,15 @@ void check_load_options(const std::filesystem::path& path, const LoadOptions& op
 // through GgufCheckpoint (spec §5.5-§5.7).
 std::unique_ptr<Model> load_gguf_model(const std::filesystem::path& path, const LoadOptions& options) {
   GgufCheckpoint checkpoint = GgufCheckpoint::open(path);
-  const GgufReader& reader = checkpoint.reader();
+  const formats::GgufReader& reader = checkpoint.reader();
   ModelConfig config = model_config_from_gguf(reader);
-  const GgufVocab vocab = read_gguf_vocab(reader);
-  Tokenizer tokenizer = with_context(path.string(), [&] { return Tokenizer::from_gguf_vocab(vocab); });
+  const tokenizer::GgufVocab vocab = tokenizer::read_gguf_vocab(reader);
+  tokenizer::Tokenizer tokenizer =
+      with_context(path.string(), [&] { return tokenizer::Tokenizer::from_gguf_vocab(vocab); });
   ABL_CHECK(tokenizer.vocab_size() <= config.vocab_size, FormatError,
             "{}: the tokenizer has {} tokens but tensor 'token_embd.weight' has {} rows", path.string(),
             tokenizer.vocab_size(), config.vocab_size);
-  GgufChatTemplate chat = read_gguf_chat_template(reader, vocab);
+  chat::GgufChatTemplate chat = chat::read_gguf_chat_template(reader, vocab);
   std::vector<int64_t> stop_ids = stop_token_ids(config, tokenizer);
 
   Decoder decoder(config, load_weights(checkpoint, config, options));
@@ -189,11 +191,11 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path, const Load
             "file", path.string());
 
   ModelConfig config = ModelConfig::from_hf_folder(path);
-  Tokenizer tokenizer = Tokenizer::from_tokenizer_json(path / "tokenizer.json");
+  tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_tokenizer_json(path / formats::kHfTokenizerFile);
   ABL_CHECK(tokenizer.vocab_size() <= config.vocab_size, FormatError,
-            "{}: the tokenizer has {} tokens but config.json's vocab_size is {}", (path / "tokenizer.json").string(),
-            tokenizer.vocab_size(), config.vocab_size);
-  ChatTemplate chat_template = ChatTemplate::from_model_folder(path);
+            "{}: the tokenizer has {} tokens but config.json's vocab_size is {}",
+            (path / formats::kHfTokenizerFile).string(), tokenizer.vocab_size(), config.vocab_size);
+  chat::ChatTemplate chat_template = chat::ChatTemplate::from_model_folder(path);
   std::vector<int64_t> stop_ids = stop_token_ids(config, tokenizer);
 
   HfCheckpoint checkpoint = HfCheckpoint::open(path);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/formats/hf_folder.hpp"
 #include "abliterate/formats/json_file.hpp"
 
 namespace abliterate::model {
@@ -371,7 +372,7 @@ bool architecture_of_model_type(const std::string& model_type, Architecture& arc
 }  // namespace
 
 ModelConfig ModelConfig::from_hf_json(const std::filesystem::path& config_json) {
-  const json root = read_json_file(config_json);
+  const json root = formats::read_json_file(config_json);
   const std::string file = config_json.string();
   ABL_CHECK(root.is_object(), FormatError, "{}: expected a JSON object, got {}", file, root.type_name());
   const ConfigFields top(file, root);
@@ -402,11 +403,11 @@ ModelConfig ModelConfig::from_hf_json(const std::filesystem::path& config_json) 
 }
 
 ModelConfig ModelConfig::from_hf_folder(const std::filesystem::path& folder) {
-  ModelConfig config = from_hf_json(folder / "config.json");
-  const auto generation_config = folder / "generation_config.json";
+  ModelConfig config = from_hf_json(folder / formats::kHfConfigFile);
+  const auto generation_config = folder / formats::kHfGenerationConfigFile;
   std::error_code ec;
   if (std::filesystem::exists(generation_config, ec)) {
-    const json root = read_json_file(generation_config);
+    const json root = formats::read_json_file(generation_config);
     ABL_CHECK(root.is_object(), FormatError, "{}: expected a JSON object, got {}", generation_config.string(),
               root.type_name());
     for (int64_t id : ConfigFields(generation_config.string(), root).get_id_list("eos_token_id")) {

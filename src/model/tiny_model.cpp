@@ -12,11 +12,12 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 
-#include "abliterate/common/error.hpp"
 #include "abliterate/chat/builtin_chat_templates.hpp"
+#include "abliterate/chat/tiny_chat_templates.hpp"
+#include "abliterate/common/error.hpp"
+#include "abliterate/formats/hf_folder.hpp"
 #include "abliterate/formats/safetensors_writer.hpp"
 #include "abliterate/model/tensor_names.hpp"
-#include "abliterate/chat/tiny_chat_templates.hpp"
 #include "abliterate/model/tiny_tokenizer.hpp"
 
 namespace abliterate::model {
@@ -129,7 +130,7 @@ bool is_tied(Architecture a) {
   return a == Architecture::gemma3 || a == Architecture::qwen2 || a == Architecture::qwen3;
 }
 
-std::vector<NamedTensor> tiny_weights(const TinyModelOptions& o, int64_t vocab_size) {
+std::vector<formats::NamedTensor> tiny_weights(const TinyModelOptions& o, int64_t vocab_size) {
   // A private generator: the files depend on the seed only, never on global RNG state.
   at::Generator generator = at::detail::createCPUGenerator(o.seed);
   const auto random = [&](const std::vector<int64_t>& shape, double std) {
@@ -143,7 +144,7 @@ std::vector<NamedTensor> tiny_weights(const TinyModelOptions& o, int64_t vocab_s
     return norm_centre == 0.0 ? w : w + norm_centre;  // Gemma's bytes stay those of the plain draw
   };
   const std::string prefix = kHfTextPrefix;
-  std::vector<NamedTensor> tensors;
+  std::vector<formats::NamedTensor> tensors;
   tensors.push_back({prefix + kHfEmbedTokens, random({vocab_size, o.hidden_size}, kTinyEmbedStd)});
   for (int64_t layer_idx = 0; layer_idx < o.n_layers; ++layer_idx) {
     for (LayerTensor tensor : layer_tensors(switches)) {
@@ -201,13 +202,13 @@ TinyChatTokens tiny_chat_tokens(Architecture a) {
 
 std::string_view tiny_chat_template(Architecture a) {
   switch (a) {
-    case Architecture::llama: return kTinyLlama3ChatTemplate;
-    case Architecture::qwen2: return kTinyQwen2ChatTemplate;
-    case Architecture::qwen3: return kTinyQwen3ChatTemplate;
-    case Architecture::mistral: return kTinyMistralChatTemplate;
+    case Architecture::llama: return chat::kTinyLlama3ChatTemplate;
+    case Architecture::qwen2: return chat::kTinyQwen2ChatTemplate;
+    case Architecture::qwen3: return chat::kTinyQwen3ChatTemplate;
+    case Architecture::mistral: return chat::kTinyMistralChatTemplate;
     case Architecture::gemma3: break;
   }
-  return kGemma3ChatTemplate;
+  return chat::kGemma3ChatTemplate;
 }
 
 // Appends `tokens` to the tiny tokenizer.json (added_tokens and vocab) and
@@ -355,20 +356,20 @@ void write_tiny_model(const std::filesystem::path& folder, const TinyModelOption
   ordered_json tokenizer = tiny_tokenizer_json();
   if (options.architecture == Architecture::gemma3) {
     const auto vocab_size = static_cast<int64_t>(tokenizer.at("model").at("vocab").size());
-    write_text(folder / "config.json", tiny_config_json(options, vocab_size).dump(2) + "\n");
-    write_text(folder / "tokenizer.json", tokenizer.dump(2) + "\n");
-    write_text(folder / "chat_template.jinja", std::string(kGemma3ChatTemplate));
-    write_safetensors(folder / "model.safetensors", tiny_weights(options, vocab_size));
+    write_text(folder / formats::kHfConfigFile, tiny_config_json(options, vocab_size).dump(2) + "\n");
+    write_text(folder / formats::kHfTokenizerFile, tokenizer.dump(2) + "\n");
+    write_text(folder / formats::kHfChatTemplateFile, std::string(chat::kGemma3ChatTemplate));
+    formats::write_safetensors(folder / formats::kHfWeightsFile, tiny_weights(options, vocab_size));
     return;
   }
   const TinyChatTokens tokens = tiny_chat_tokens(options.architecture);
   const std::map<std::string, int64_t> ids = add_chat_tokens(tokenizer, tokens);
   const auto vocab_size = static_cast<int64_t>(tokenizer.at("model").at("vocab").size());
-  write_text(folder / "config.json", family_config_json(options, vocab_size, tokens, ids).dump(2) + "\n");
-  write_text(folder / "tokenizer.json", tokenizer.dump(2) + "\n");
-  write_text(folder / "tokenizer_config.json", tokenizer_config_json(tokens).dump(2) + "\n");
-  write_text(folder / "chat_template.jinja", std::string(tiny_chat_template(options.architecture)));
-  write_safetensors(folder / "model.safetensors", tiny_weights(options, vocab_size));
+  write_text(folder / formats::kHfConfigFile, family_config_json(options, vocab_size, tokens, ids).dump(2) + "\n");
+  write_text(folder / formats::kHfTokenizerFile, tokenizer.dump(2) + "\n");
+  write_text(folder / formats::kHfTokenizerConfigFile, tokenizer_config_json(tokens).dump(2) + "\n");
+  write_text(folder / formats::kHfChatTemplateFile, std::string(tiny_chat_template(options.architecture)));
+  formats::write_safetensors(folder / formats::kHfWeightsFile, tiny_weights(options, vocab_size));
 }
 
 }  // namespace abliterate::model
