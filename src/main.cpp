@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   chat->add_option("model", chat_args.model_path, "Model folder (HF) or .gguf file")->required();
   chat->add_option("--max-new-tokens", chat_args.max_new_tokens, "Most tokens per reply")->capture_default_str();
   chat->add_option("--system", chat_args.system_prompt, "System prompt (default: none)");
-  chat->add_option("--dtype", chat_args.dtype, "float32 or bfloat16")->capture_default_str();
+  chat->add_option("--dtype", chat_args.dtype, "float32, bfloat16 or float16")->capture_default_str();
   chat->add_option("--adapter", chat_args.adapter, "A PEFT LoRA adapter folder merged into the model at load");
 
   CLI11_PARSE(app, argc, argv);

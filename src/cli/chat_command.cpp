@@ -6,13 +6,16 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "abliterate/chat/chat_template.hpp"
 #include "abliterate/cli/commands.hpp"
 #include "abliterate/common/error.hpp"
-#include "abliterate/chat/chat_template.hpp"
+#include "abliterate/config/job.hpp"
+#include "abliterate/dist/model_dtype.hpp"
 #include "abliterate/model/model.hpp"
 #include "abliterate/model/model_config.hpp"
 #include "abliterate/tokenizer/text_stream.hpp"
@@ -21,10 +24,11 @@ namespace abliterate::cli {
 
 namespace {
 
+// --dtype takes the job's spellings (config::DType's table).
 torch::Dtype parse_dtype(const std::string& name) {
-  if (name == "float32" || name == "fp32") return torch::kFloat32;
-  if (name == "bfloat16" || name == "bf16") return torch::kBFloat16;
-  throw InputError(fmt::format("--dtype: expected float32 or bfloat16, got '{}'", name));
+  const std::optional<config::DType> dtype = config::parse_dtype(name);
+  ABL_CHECK(dtype.has_value(), InputError, "--dtype: expected float32, bfloat16 or float16, got '{}'", name);
+  return dist::torch_dtype(*dtype);
 }
 
 std::string trimmed(const std::string& text) {
@@ -35,11 +39,11 @@ std::string trimmed(const std::string& text) {
 }
 
 // Generates the reply to `messages`, printing it as it grows. Returns its text.
-std::string stream_reply(const model::Model& model, const std::vector<model::ChatMessage>& messages,
+std::string stream_reply(const model::Model& model, const std::vector<chat::ChatMessage>& messages,
                          int64_t max_new_tokens) {
   const std::string prompt = model.chat_template().render(messages, /*add_generation_prompt=*/true);
   const model::PromptBatch batch = model.tokenize({prompt});
-  model::TextStream stream;
+  tokenizer::TextStream stream;
   const auto print_increment = [&](int64_t, const std::vector<int64_t>& ids_so_far) {
     const std::string increment = stream.advance(model.tokenizer().decode(ids_so_far, /*skip_special=*/true));
     if (!increment.empty()) {
@@ -76,7 +80,7 @@ int chat_command(const ChatArgs& args) {
     fmt::print(stderr, "note: the model has no chat template (a base model?); using its family's built-in one\n");
   }
 
-  std::vector<model::ChatMessage> conversation;
+  std::vector<chat::ChatMessage> conversation;
   std::string line;
   while (true) {
     if (interactive) {
@@ -97,7 +101,7 @@ int chat_command(const ChatArgs& args) {
       continue;
     }
     conversation.push_back({"user", text});
-    std::vector<model::ChatMessage> messages;
+    std::vector<chat::ChatMessage> messages;
     if (!args.system_prompt.empty()) messages.push_back({"system", args.system_prompt});
     messages.insert(messages.end(), conversation.begin(), conversation.end());
     conversation.push_back({"assistant", stream_reply(*model, messages, args.max_new_tokens)});

@@ -9,6 +9,7 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/common/error_kind.hpp"
 #include "abliterate/config/job_loader.hpp"
+#include "abliterate/dist/model_dtype.hpp"
 #include "abliterate/evaluate/batch_size_search.hpp"
 #include "abliterate/evaluate/evaluator.hpp"
 #include "abliterate/evaluate/kl_divergence.hpp"
@@ -20,15 +21,6 @@
 
 namespace abliterate::dist {
 namespace {
-
-torch::Dtype torch_dtype(config::DType d) {
-  switch (d) {
-    case config::DType::float32: return torch::kFloat32;
-    case config::DType::bfloat16: return torch::kBFloat16;
-    case config::DType::float16: return torch::kFloat16;
-  }
-  return torch::kFloat32;
-}
 
 // DESIGN.md §1: cuda:(local_rank % device_count) when CUDA is there, else CPU.
 torch::Device choose_device(const std::string& setting, const WorkerPlacement& placement) {
