@@ -135,7 +135,7 @@ std::vector<int64_t> prompt_ids(const Model& model, const std::vector<std::strin
   std::string user = texts[first % texts.size()];
   for (size_t next = first + 1;; ++next) {
     const std::string rendered = model.chat_template().render({{"user", user}}, /*add_generation_prompt=*/true);
-    std::vector<int64_t> ids = model.tokenizer().encode(rendered, SpecialTokens::parse);
+    std::vector<int64_t> ids = model.tokenizer().encode(rendered, tokenizer::SpecialTokens::parse);
     const auto n_ids = static_cast<int64_t>(ids.size());
     if (n_ids >= n_tokens) {
       const int64_t head = std::min(kHeadTokens, n_tokens / 2);
@@ -260,6 +260,32 @@ void print_profile(const std::function<void()>& run) {
   }
 }
 
+// First calls allocate and pick kernels: one small generate and prefill
+// before anything is timed.
+void warm_up(const Model& model, const Decoder& decoder, const std::vector<std::string>& texts, int64_t prompt_tokens,
+             GreedyOptions greedy) {
+  c10::InferenceMode guard;
+  const PromptBatch warm = make_batch(model, texts, 2, prompt_tokens, greedy.pad_token_id);
+  greedy.max_new_tokens = 4;
+  greedy_generate(decoder, warm, greedy, nullptr, nullptr);
+  model.prefill(warm, nullptr, false);
+}
+
+// --json appends one line per case (the figures); --ids writes the token ids
+// that bench/runtime_vs_transformers.sh compares with transformers'.
+void write_results(const Options& options, const std::vector<nlohmann::json>& results, const nlohmann::json& ids_doc) {
+  if (!options.json_path.empty()) {
+    std::ofstream out(options.json_path, std::ios::app);
+    if (!out) usage_error(options.json_path + ": cannot open for writing");
+    for (const auto& result : results) out << result.dump() << "\n";
+  }
+  if (!options.ids_path.empty()) {
+    std::ofstream out(options.ids_path);
+    if (!out) usage_error(options.ids_path + ": cannot open for writing");
+    out << ids_doc.dump() << "\n";
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -305,15 +331,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   };
 
-  {
-    c10::InferenceMode guard;
-    // Warm-up: first calls allocate and pick kernels.
-    const PromptBatch warm = make_batch(*model, texts, 2, options.prompt_tokens, pad_id);
-    GreedyOptions warm_greedy = greedy;
-    warm_greedy.max_new_tokens = 4;
-    greedy_generate(decoder, warm, warm_greedy, nullptr, nullptr);
-    model->prefill(warm, nullptr, false);
-  }
+  warm_up(*model, decoder, texts, options.prompt_tokens, greedy);
 
   for (const int64_t batch_size : options.batches) {
     const PromptBatch batch = make_batch(*model, texts, batch_size, options.prompt_tokens, pad_id);
@@ -365,15 +383,6 @@ int main(int argc, char** argv) {
     });
   }
 
-  if (!options.json_path.empty()) {
-    std::ofstream out(options.json_path, std::ios::app);
-    if (!out) usage_error(options.json_path + ": cannot open for writing");
-    for (const auto& result : results) out << result.dump() << "\n";
-  }
-  if (!options.ids_path.empty()) {
-    std::ofstream out(options.ids_path);
-    if (!out) usage_error(options.ids_path + ": cannot open for writing");
-    out << ids_doc.dump() << "\n";
-  }
+  write_results(options, results, ids_doc);
   return 0;
 }
