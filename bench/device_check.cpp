@@ -25,8 +25,8 @@
 #include <string>
 #include <vector>
 
-#include "abliterate/common/error.hpp"
 #include "abliterate/chat/chat_template.hpp"
+#include "abliterate/common/error.hpp"
 #include "abliterate/model/model.hpp"
 #include "abliterate/model/tiny_model.hpp"
 

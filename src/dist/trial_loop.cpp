@@ -9,9 +9,9 @@
 
 #include "abliterate/common/duration.hpp"
 #include "abliterate/common/error.hpp"
+#include "abliterate/config/ablation_params.hpp"
 #include "abliterate/dist/response_log.hpp"
 #include "abliterate/dist/shutdown.hpp"
-#include "abliterate/config/ablation_params.hpp"
 #include "abliterate/study/objectives.hpp"
 #include "abliterate/study/random_sampler.hpp"
 #include "abliterate/study/tpe_history.hpp"

@@ -19,7 +19,7 @@ namespace abliterate::evaluate {
 // that ended at a stop token is not called again: it keeps the settled text
 // of its last call, still a prefix of its whole text, so the argument holds.
 
-DivergenceStop::DivergenceStop(const model::Tokenizer& tokenizer, size_t n_rows)
+DivergenceStop::DivergenceStop(const tokenizer::Tokenizer& tokenizer, size_t n_rows)
     : tokenizer_(&tokenizer), settled_texts_(n_rows) {}
 
 bool DivergenceStop::operator()(int64_t row_idx, const std::vector<int64_t>& new_ids) {

@@ -52,7 +52,7 @@ torch::Tensor Evaluator::first_token_logprobs(const std::vector<std::string>& re
 std::vector<std::string> Evaluator::responses(const std::vector<std::string>& rendered_prompts,
                                               const model::ProjectionHook* hook) const {
   c10::InferenceMode guard;
-  const model::Tokenizer& tokenizer = model_.tokenizer();
+  const tokenizer::Tokenizer& tokenizer = model_.tokenizer();
   // Note [Stopping a row at its first marker]
   // A row may stop as soon as its settled text (Tokenizer::settled_length:
   // the ids whose text no later id can change) holds a marker: later tokens
@@ -90,7 +90,7 @@ std::vector<std::string> Evaluator::prefix_probe_responses(const std::vector<std
 std::vector<std::string> Evaluator::generate_texts(const std::vector<std::string>& rendered_prompts,
                                                    const model::ProjectionHook* hook,
                                                    const StopForBatch& stop_for_batch, bool skip_special) const {
-  const model::Tokenizer& tokenizer = model_.tokenizer();
+  const tokenizer::Tokenizer& tokenizer = model_.tokenizer();
   std::vector<std::string> texts;
   texts.reserve(rendered_prompts.size());
   const size_t batch_size = static_cast<size_t>(options_.batch_size);

@@ -1,4 +1,4 @@
-// ggml type table and dequantization: see include/abliterate/model/ggml_types.hpp
+// ggml type table and dequantization: see include/abliterate/formats/ggml_types.hpp
 // and spec/model-runtime.md §5.2-5.3. Each block decoder mirrors ggml's
 // dequantize_row_* (ggml-quants.c), including its order of float operations,
 // so that our weights equal llama.cpp's bit for bit.
@@ -14,7 +14,7 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/formats/ggml_types.hpp"
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 // Blocks are read with memcpy from little-endian bytes.
 static_assert(std::endian::native == std::endian::little, "GGUF dequantization assumes a little-endian host");
@@ -427,4 +427,4 @@ void dequantize(GgmlType type, std::span<const uint8_t> bytes, std::span<float> 
   });
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

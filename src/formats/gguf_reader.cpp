@@ -1,4 +1,4 @@
-// GgufReader: see include/abliterate/model/gguf_reader.hpp and
+// GgufReader: see include/abliterate/formats/gguf_reader.hpp and
 // spec/model-runtime.md §5.3. The parsing and checks live in gguf_file.cpp.
 #include "abliterate/formats/gguf_reader.hpp"
 
@@ -7,7 +7,7 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/formats/ggml_types.hpp"
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 GgufReader GgufReader::open(const std::filesystem::path& path) { return GgufReader(GgufFile::open(path)); }
 
@@ -25,4 +25,4 @@ torch::Tensor GgufReader::load_tensor(const std::string& name, torch::Dtype out)
   return out == torch::kFloat32 ? values : values.to(out);
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

@@ -1,4 +1,4 @@
-// read_text_file / read_json_file: see include/abliterate/model/json_file.hpp.
+// read_text_file / read_json_file: see include/abliterate/formats/json_file.hpp.
 #include "abliterate/formats/json_file.hpp"
 
 #include <cerrno>
@@ -8,7 +8,7 @@
 
 #include "abliterate/common/error.hpp"
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 std::string read_text_file(const std::filesystem::path& path) {
   std::error_code ec;
@@ -33,4 +33,4 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& name)
   }
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

@@ -10,7 +10,7 @@
 
 #include "abliterate/common/error.hpp"
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 std::unique_ptr<MappedFile> MappedFile::map(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -50,4 +50,4 @@ MappedFile::~MappedFile() {
   if (heap_copy_ == nullptr && data != nullptr && size_bytes > 0) ::munmap(const_cast<uint8_t*>(data), size_bytes);
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

@@ -1,4 +1,4 @@
-// parse_safetensors_header: see include/abliterate/model/safetensors_header.hpp
+// parse_safetensors_header: see include/abliterate/formats/safetensors_header.hpp
 // and spec/model-runtime.md §4. Checks follow ggml's gguf.cpp habit: validate
 // every count, offset and size before anything is read from the buffer.
 #include "abliterate/formats/safetensors_header.hpp"
@@ -13,7 +13,7 @@
 
 #include "abliterate/common/error.hpp"
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 // safetensors is little-endian on disk; we copy bytes straight into tensors.
 static_assert(std::endian::native == std::endian::little, "safetensors reading assumes a little-endian host");
@@ -167,4 +167,4 @@ SafetensorsHeader parse_safetensors_header(const std::string& file, const uint8_
   return result;
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

@@ -1,4 +1,4 @@
-// SafetensorsReader: see include/abliterate/model/safetensors_reader.hpp and
+// SafetensorsReader: see include/abliterate/formats/safetensors_reader.hpp and
 // spec/model-runtime.md §4. The header is parsed and checked by
 // parse_safetensors_header (safetensors_header.cpp) before any tensor is read.
 #include "abliterate/formats/safetensors_reader.hpp"
@@ -8,7 +8,7 @@
 
 #include "abliterate/common/error.hpp"
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 // safetensors is little-endian on disk; we copy bytes straight into tensors.
 static_assert(std::endian::native == std::endian::little, "safetensors reading assumes a little-endian host");
@@ -58,4 +58,4 @@ torch::Tensor SafetensorsReader::read(const std::string& name) const {
   return tensor;
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

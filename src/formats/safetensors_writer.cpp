@@ -1,4 +1,4 @@
-// write_safetensors: see include/abliterate/model/safetensors_writer.hpp and
+// write_safetensors: see include/abliterate/formats/safetensors_writer.hpp and
 // spec/model-runtime.md §4.
 #include "abliterate/formats/safetensors_writer.hpp"
 
@@ -10,7 +10,7 @@
 
 #include "abliterate/common/error.hpp"
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 namespace {
 
@@ -70,4 +70,4 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Name
   ABL_CHECK(!ec, IoError, "{}: cannot rename {} into place: {}", file, temp_path.string(), ec.message());
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

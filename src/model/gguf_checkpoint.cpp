@@ -25,10 +25,10 @@ torch::Tensor unpermute_rope_rows(const torch::Tensor& values, int64_t n_heads) 
 }  // namespace
 
 GgufCheckpoint GgufCheckpoint::open(const std::filesystem::path& path) {
-  return GgufCheckpoint(GgufReader::open(path));
+  return GgufCheckpoint(formats::GgufReader::open(path));
 }
 
-GgufCheckpoint::GgufCheckpoint(GgufReader reader) : reader_(std::move(reader)) {
+GgufCheckpoint::GgufCheckpoint(formats::GgufReader reader) : reader_(std::move(reader)) {
   const std::string file = reader_.path().string();
   architecture_ = reader_.get_string("general.architecture");
   ABL_CHECK(is_supported_gguf_architecture(architecture_), FormatError,
@@ -41,7 +41,7 @@ GgufCheckpoint::GgufCheckpoint(GgufReader reader) : reader_(std::move(reader)) {
               "{}: keys '{}.attention.head_count' / '.head_count_kv': expected positive counts, got {} / {}", file,
               architecture_, n_heads_, n_kv_heads_);
   }
-  for (const GgufTensorInfo& info : reader_.tensors()) {
+  for (const formats::GgufTensorInfo& info : reader_.tensors()) {
     if (std::optional<std::string> hf_name = hf_name_of_gguf_tensor(architecture_, info.name)) {
       gguf_name_of_.emplace(std::move(*hf_name), info.name);  // the map is one-to-one and GGUF names are unique
     } else {
@@ -61,7 +61,7 @@ torch::Tensor GgufCheckpoint::take(const std::string& hf_name, const std::vector
   const std::string* gguf_name = gguf_name_of(hf_name);
   ABL_CHECK(gguf_name != nullptr, FormatError, "{}: tensor '{}' is missing (no GGUF tensor maps to it)", file,
             hf_name);
-  const GgufTensorInfo& info = reader_.tensor_info(*gguf_name);
+  const formats::GgufTensorInfo& info = reader_.tensor_info(*gguf_name);
   ABL_CHECK(info.shape == expected_shape, FormatError, "{}: tensor '{}' ({}): expected shape {}, got {}", file,
             *gguf_name, hf_name, format_shape(expected_shape), format_shape(info.shape));
   torch::Tensor values = undo_converter_changes(hf_name, *gguf_name, reader_.load_tensor(*gguf_name));  // float32

@@ -22,7 +22,7 @@ constexpr double kDefaultRopeBase = 10000.0;
 // The block count of Gemma 3 27B, whose attention scale llama.cpp takes from hidden/heads (spec §1.2).
 constexpr int64_t kGemma3_27bBlockCount = 62;
 
-Architecture architecture_of(const GgufReader& reader, const std::string& name) {
+Architecture architecture_of(const formats::GgufReader& reader, const std::string& name) {
   if (name == "gemma3") return Architecture::gemma3;
   if (name == "llama") return Architecture::llama;
   if (name == "qwen2") return Architecture::qwen2;
@@ -34,7 +34,7 @@ Architecture architecture_of(const GgufReader& reader, const std::string& name) 
 // Typed access to the "{arch}." keys, with errors naming the file and key.
 class ArchKeys {
  public:
-  ArchKeys(const GgufReader& reader, std::string arch) : reader_(reader), prefix_(std::move(arch) + ".") {}
+  ArchKeys(const formats::GgufReader& reader, std::string arch) : reader_(reader), prefix_(std::move(arch) + ".") {}
 
   int64_t positive_int(const std::string& suffix) const {
     const int64_t value = reader_.get_int(prefix_ + suffix);
@@ -49,8 +49,8 @@ class ArchKeys {
     const std::string key = prefix_ + suffix;
     const std::optional<double> value = reader_.find_float(key);
     if (!value.has_value()) return value;
-    const GgufKeyInfo* info = reader_.find_key(key);
-    if (info->type != GgufValueType::f32) return value;
+    const formats::GgufKeyInfo* info = reader_.find_key(key);
+    if (info->type != formats::GgufValueType::f32) return value;
     const std::string shortest = fmt::format("{}", static_cast<float>(*value));
     return std::strtod(shortest.c_str(), nullptr);
   }
@@ -71,7 +71,7 @@ class ArchKeys {
   const std::string& prefix() const { return prefix_; }
 
  private:
-  const GgufReader& reader_;
+  const formats::GgufReader& reader_;
   std::string prefix_;
 };
 
@@ -90,7 +90,7 @@ void add_unique(std::vector<int64_t>& ids, int64_t id) {
 
 }  // namespace
 
-ModelConfig model_config_from_gguf(const GgufReader& reader) {
+ModelConfig model_config_from_gguf(const formats::GgufReader& reader) {
   const std::string file = reader.path().string();
   const std::string arch = reader.get_string("general.architecture");
   const ArchKeys keys(reader, arch);
@@ -126,7 +126,7 @@ ModelConfig model_config_from_gguf(const GgufReader& reader) {
             file, keys.prefix(), config.head_dim, rope_dims);
 
   // spec §5.7.3: the embedding's rows, not a vocab_size key, give the vocabulary size.
-  const GgufTensorInfo& embed = reader.tensor_info("token_embd.weight");
+  const formats::GgufTensorInfo& embed = reader.tensor_info("token_embd.weight");
   ABL_CHECK(embed.shape.size() == 2 && embed.shape[1] == config.hidden_size, FormatError,
             "{}: tensor 'token_embd.weight': expected shape [n_vocab, {}], got {} dimensions", file,
             config.hidden_size, embed.shape.size());

@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/hf_checkpoint.hpp"
 #include "abliterate/formats/json_file.hpp"
 #include "abliterate/formats/safetensors_reader.hpp"
+#include "abliterate/model/hf_checkpoint.hpp"
 #include "abliterate/model/tensor_names.hpp"
 
 namespace abliterate::model {
@@ -99,15 +99,15 @@ LoraAdapter LoraAdapter::open(const std::filesystem::path& folder) {
   ABL_CHECK(std::filesystem::is_regular_file(weights_path, ec), IoError, "{}: no such file (a PEFT adapter folder "
             "holds {} and {}; adapter_model.bin, the pickle format, is not read)", weights_path.string(),
             kAdapterConfigFile, kAdapterWeightsFile);
-  const nlohmann::json config = read_json_file(config_path);
+  const nlohmann::json config = formats::read_json_file(config_path);
   check_config(config, config_path.string());
   const double alpha = config.at("lora_alpha").get<double>();
   const bool rslora = config.value("use_rslora", false);
 
-  const SafetensorsReader reader = SafetensorsReader::open(weights_path);
+  const formats::SafetensorsReader reader = formats::SafetensorsReader::open(weights_path);
   const std::string file = weights_path.string();
   std::map<std::string, std::map<char, torch::Tensor>> matrices;  // weight name -> 'A' / 'B'
-  for (const SafetensorsTensorInfo& info : reader.tensors()) {
+  for (const formats::SafetensorsTensorInfo& info : reader.tensors()) {
     const auto parsed = parse_key(info.name);
     ABL_CHECK(parsed.has_value(), FormatError,
               "{}: key '{}' is not a LoRA weight (expected 'base_model.model.<module>.lora_A.weight' or "

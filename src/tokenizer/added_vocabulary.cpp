@@ -1,11 +1,11 @@
-// AddedVocabulary: see include/abliterate/model/added_vocabulary.hpp and
+// AddedVocabulary: see include/abliterate/tokenizer/added_vocabulary.hpp and
 // spec/model-runtime.md §6.2 / §6.7 item 1.
 #include "abliterate/tokenizer/added_vocabulary.hpp"
 
 #include <algorithm>
 #include <cctype>
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 namespace {
 
@@ -129,4 +129,4 @@ int64_t AddedVocabulary::id_end() const {
   return end;
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

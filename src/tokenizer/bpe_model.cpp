@@ -1,13 +1,13 @@
-// BpeModel: see include/abliterate/model/bpe_model.hpp and
+// BpeModel: see include/abliterate/tokenizer/bpe_model.hpp and
 // spec/model-runtime.md §6.2 (merge order, byte fallback, unk fusing).
 #include "abliterate/tokenizer/bpe_model.hpp"
 
 #include <queue>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/utf8.hpp"
+#include "abliterate/tokenizer/utf8.hpp"
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 namespace {
 
@@ -248,4 +248,4 @@ void BpeModel::tokenize_word(std::string_view word, std::vector<int64_t>& out) c
   }
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

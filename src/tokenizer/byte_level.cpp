@@ -1,12 +1,12 @@
-// GPT-2 byte <-> unicode map: see include/abliterate/model/byte_level.hpp.
+// GPT-2 byte <-> unicode map: see include/abliterate/tokenizer/byte_level.hpp.
 #include "abliterate/tokenizer/byte_level.hpp"
 
 #include <array>
 #include <unordered_map>
 
-#include "abliterate/model/utf8.hpp"
+#include "abliterate/tokenizer/utf8.hpp"
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 namespace {
 
@@ -70,4 +70,4 @@ bool byte_level_decode(std::string_view text, std::string& out) {
   return true;
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

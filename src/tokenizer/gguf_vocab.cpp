@@ -1,12 +1,12 @@
-// read_gguf_vocab: see include/abliterate/model/gguf_vocab.hpp and
+// read_gguf_vocab: see include/abliterate/tokenizer/gguf_vocab.hpp and
 // spec/model-runtime.md §5.5 (tokenizer keys).
 #include "abliterate/tokenizer/gguf_vocab.hpp"
 
 #include "abliterate/formats/gguf_file.hpp"
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
-GgufVocab read_gguf_vocab(const GgufFile& reader) {
+GgufVocab read_gguf_vocab(const formats::GgufFile& reader) {
   GgufVocab vocab;
   vocab.model = reader.get_string("tokenizer.ggml.model");
   vocab.pre = reader.find_string("tokenizer.ggml.pre").value_or("default");
@@ -26,4 +26,4 @@ GgufVocab read_gguf_vocab(const GgufFile& reader) {
   return vocab;
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

@@ -1,13 +1,13 @@
-// RegexSplitter: see include/abliterate/model/regex_splitter.hpp.
+// RegexSplitter: see include/abliterate/tokenizer/regex_splitter.hpp.
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "abliterate/tokenizer/regex_splitter.hpp"
 
 #include <pcre2.h>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/utf8.hpp"
+#include "abliterate/tokenizer/utf8.hpp"
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 namespace {
 
@@ -71,4 +71,4 @@ std::vector<std::string_view> split_isolated(const RegexSplitter& regex, std::st
   return words;
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

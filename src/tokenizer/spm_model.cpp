@@ -1,4 +1,4 @@
-// SpmModel: see include/abliterate/model/spm_model.hpp and
+// SpmModel: see include/abliterate/tokenizer/spm_model.hpp and
 // spec/model-runtime.md §6.1 (sentencepiece bpe_model.cc's Encode).
 #include "abliterate/tokenizer/spm_model.hpp"
 
@@ -6,9 +6,9 @@
 
 #include <fmt/format.h>
 
-#include "abliterate/model/utf8.hpp"
+#include "abliterate/tokenizer/utf8.hpp"
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 namespace {
 
@@ -154,4 +154,4 @@ void SpmModel::tokenize(std::string_view text, std::vector<int64_t>& out) const 
   }
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

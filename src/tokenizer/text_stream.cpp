@@ -1,11 +1,11 @@
-// TextStream: see include/abliterate/model/text_stream.hpp.
+// TextStream: see include/abliterate/tokenizer/text_stream.hpp.
 #include "abliterate/tokenizer/text_stream.hpp"
 
 #include <algorithm>
 
-#include "abliterate/model/utf8.hpp"
+#include "abliterate/tokenizer/utf8.hpp"
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 namespace {
 
@@ -51,4 +51,4 @@ std::string TextStream::finish(std::string_view decoded_final) {
   return rest;
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

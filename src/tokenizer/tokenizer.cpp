@@ -9,17 +9,17 @@
 #include <optional>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/formats/json_file.hpp"
+#include "abliterate/tokenizer/utf8.hpp"
 #include "abliterate/tokenizer/added_vocabulary.hpp"
 #include "abliterate/tokenizer/bpe_model.hpp"
 #include "abliterate/tokenizer/byte_level.hpp"
 #include "abliterate/tokenizer/gguf_vocab.hpp"
-#include "abliterate/formats/json_file.hpp"
 #include "abliterate/tokenizer/regex_splitter.hpp"
 #include "abliterate/tokenizer/spm_model.hpp"
 #include "abliterate/tokenizer/tokenizer_pipeline.hpp"
-#include "abliterate/model/utf8.hpp"
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 struct Tokenizer::Impl {
   AddedVocabulary added;
@@ -101,11 +101,11 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::from_tokenizer_json(const std::filesystem::path& path) {
-  return from_tokenizer_json_text(read_text_file(path), path.string());
+  return from_tokenizer_json_text(formats::read_text_file(path), path.string());
 }
 
 Tokenizer Tokenizer::from_tokenizer_json_text(const std::string& text, const std::string& file) {
-  const json root = parse_json_text(text, file);
+  const json root = formats::parse_json_text(text, file);
   ABL_CHECK(root.is_object(), FormatError, "{}: expected a JSON object, got {}", file, root.type_name());
   ABL_CHECK(root.contains("model"), FormatError, "{}: missing key 'model'", file);
 
@@ -321,4 +321,4 @@ bool Tokenizer::is_special(int64_t id) const {
   return added != nullptr && added->is_special;
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

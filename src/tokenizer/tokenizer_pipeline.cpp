@@ -1,13 +1,13 @@
 // Normalizer, PreTokenizer, TokenDecoder: see
-// include/abliterate/model/tokenizer_pipeline.hpp and spec/model-runtime.md §6.2.
+// include/abliterate/tokenizer/tokenizer_pipeline.hpp and spec/model-runtime.md §6.2.
 // Each step reproduces the tokenizers library's step of the same name.
 #include "abliterate/tokenizer/tokenizer_pipeline.hpp"
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/tokenizer/utf8.hpp"
 #include "abliterate/tokenizer/byte_level.hpp"
-#include "abliterate/model/utf8.hpp"
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 namespace {
 
@@ -394,4 +394,4 @@ std::string TokenDecoder::decode(std::vector<std::string> tokens) const {
   return text;
 }
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

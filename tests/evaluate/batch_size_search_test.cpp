@@ -25,8 +25,8 @@ class RowLimitedModel : public model::Model {
  public:
   RowLimitedModel(const model::Model& inner, int64_t max_rows) : inner_(inner), max_rows_(max_rows) {}
   const model::ModelConfig& config() const override { return inner_.config(); }
-  const model::Tokenizer& tokenizer() const override { return inner_.tokenizer(); }
-  const model::ChatTemplate& chat_template() const override { return inner_.chat_template(); }
+  const tokenizer::Tokenizer& tokenizer() const override { return inner_.tokenizer(); }
+  const chat::ChatTemplate& chat_template() const override { return inner_.chat_template(); }
   torch::Device device() const override { return inner_.device(); }
   model::PromptBatch tokenize(const std::vector<std::string>& rendered) const override {
     return inner_.tokenize(rendered);

@@ -21,7 +21,7 @@ namespace {
 using testing::tiny_model;
 
 TEST(DivergenceStopTest, StopsOnceSettledTextsDiffer) {
-  const model::Tokenizer& tokenizer = tiny_model().tokenizer();
+  const tokenizer::Tokenizer& tokenizer = tiny_model().tokenizer();
   DivergenceStop stop(tokenizer, 2);
   EXPECT_FALSE(stop(0, tokenizer.encode("the cat")));  // row 1 has no text yet
   EXPECT_FALSE(stop(1, tokenizer.encode("the")));      // a prefix of row 0: both may still agree
@@ -30,7 +30,7 @@ TEST(DivergenceStopTest, StopsOnceSettledTextsDiffer) {
 }
 
 TEST(DivergenceStopTest, IgnoresADifferenceInUnsettledBytePieces) {
-  const model::Tokenizer& tokenizer = tiny_model().tokenizer();
+  const tokenizer::Tokenizer& tokenizer = tiny_model().tokenizer();
   std::vector<int64_t> tab = tokenizer.encode("a");
   std::vector<int64_t> newline = tab;
   tab.push_back(tokenizer.token_id("<0x09>"));
@@ -47,7 +47,7 @@ TEST(DivergenceStopTest, IgnoresADifferenceInUnsettledBytePieces) {
 }
 
 TEST(DivergenceStopTest, OneRowNeverStopsEarly) {
-  const model::Tokenizer& tokenizer = tiny_model().tokenizer();
+  const tokenizer::Tokenizer& tokenizer = tiny_model().tokenizer();
   DivergenceStop stop(tokenizer, 1);
   EXPECT_FALSE(stop(0, tokenizer.encode("anything at all")));
 }

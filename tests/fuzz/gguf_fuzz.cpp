@@ -17,29 +17,29 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/formats/ggml_types.hpp"
 #include "abliterate/formats/gguf_file.hpp"
-#include "abliterate/tokenizer/gguf_vocab.hpp"
 #include "abliterate/formats/mapped_file.hpp"
+#include "abliterate/tokenizer/gguf_vocab.hpp"
 #include "abliterate/tokenizer/tokenizer.hpp"
 
-using abliterate::model::GgufFile;
-using abliterate::model::GgufValueType;
-using abliterate::model::MappedFile;
+using formats::GgufFile;
+using formats::GgufValueType;
+using formats::MappedFile;
 
 namespace {
 
 // Dequantizing is the costly part; bigger tensors only have their bytes touched.
 constexpr int64_t kMaxDequantizedElements = 1 << 16;
 
-bool is_integer(GgufValueType type) {
+bool is_integer(formats::GgufValueType type) {
   switch (type) {
-    case GgufValueType::u8:
-    case GgufValueType::i8:
-    case GgufValueType::u16:
-    case GgufValueType::i16:
-    case GgufValueType::u32:
-    case GgufValueType::i32:
-    case GgufValueType::u64:
-    case GgufValueType::i64:
+    case formats::GgufValueType::u8:
+    case formats::GgufValueType::i8:
+    case formats::GgufValueType::u16:
+    case formats::GgufValueType::i16:
+    case formats::GgufValueType::u32:
+    case formats::GgufValueType::i32:
+    case formats::GgufValueType::u64:
+    case formats::GgufValueType::i64:
       return true;
     default:
       return false;
@@ -48,18 +48,18 @@ bool is_integer(GgufValueType type) {
 
 // Each value through the getter that accepts its type; a wrong-type getter
 // must throw FormatError, never misread.
-void read_every_value(const GgufFile& reader) {
+void read_every_value(const formats::GgufFile& reader) {
   for (const auto& key : reader.keys()) {
     try {
       if (is_integer(key.type))
         (void)reader.get_int(key.key);
-      else if (key.type == GgufValueType::f32 || key.type == GgufValueType::f64)
+      else if (key.type == formats::GgufValueType::f32 || key.type == formats::GgufValueType::f64)
         (void)reader.get_float(key.key);
-      else if (key.type == GgufValueType::boolean)
+      else if (key.type == formats::GgufValueType::boolean)
         (void)reader.get_bool(key.key);
-      else if (key.type == GgufValueType::string)
+      else if (key.type == formats::GgufValueType::string)
         (void)reader.get_string(key.key);
-      else if (key.array_type == GgufValueType::string)
+      else if (key.array_type == formats::GgufValueType::string)
         (void)reader.get_string_array(key.key);
       else if (is_integer(key.array_type))
         (void)reader.get_int_array(key.key);
@@ -74,7 +74,7 @@ void read_every_value(const GgufFile& reader) {
   }
 }
 
-void read_every_tensor(const GgufFile& reader) {
+void read_every_tensor(const formats::GgufFile& reader) {
   for (const auto& info : reader.tensors()) {
     const auto bytes = reader.tensor_bytes(info);
     volatile uint8_t sink = 0;
@@ -91,9 +91,9 @@ void read_every_tensor(const GgufFile& reader) {
 }
 
 // The tokenizer the loader builds (read_gguf_vocab, Tokenizer::from_gguf_vocab), when the file has one.
-void build_tokenizer(const GgufFile& reader) {
+void build_tokenizer(const formats::GgufFile& reader) {
   if (!reader.has_key("tokenizer.ggml.model")) return;
-  const auto tokenizer = abliterate::model::Tokenizer::from_gguf_vocab(abliterate::model::read_gguf_vocab(reader));
+  const auto tokenizer = tokenizer::Tokenizer::from_gguf_vocab(tokenizer::read_gguf_vocab(reader));
   const auto ids = tokenizer.encode("Hello <|im_start|> w\xC3\xB6rld \xF0\x9F\x98\x80 \xFF 123");
   (void)tokenizer.decode(ids, /*skip_special=*/false);
 }
@@ -107,7 +107,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    const GgufFile reader = GgufFile::open("fuzz.gguf", MappedFile::copy_of(data, size));
+    const formats::GgufFile reader = formats::GgufFile::open("fuzz.gguf", formats::MappedFile::copy_of(data, size));
     read_every_value(reader);
     read_every_tensor(reader);
     build_tokenizer(reader);

@@ -12,12 +12,13 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/formats/safetensors_header.hpp"
 
-using abliterate::model::parse_safetensors_header;
-using abliterate::model::SafetensorsHeader;
+using formats::parse_safetensors_header;
+using formats::SafetensorsHeader;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    const SafetensorsHeader header = parse_safetensors_header("fuzz.safetensors", size ? data : nullptr, size);
+    const formats::SafetensorsHeader header =
+        formats::parse_safetensors_header("fuzz.safetensors", size ? data : nullptr, size);
     // What the reader relies on: every tensor's bytes inside the file, sized
     // numel * itemsize, names unique, the buffer covered exactly.
     std::set<std::string> names;
@@ -27,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!names.insert(info.name).second) __builtin_trap();
       uint64_t numel = 1;
       for (const int64_t extent : info.shape) numel *= static_cast<uint64_t>(extent);
-      if (numel * static_cast<uint64_t>(abliterate::model::item_size_bytes(info.dtype)) !=
+      if (numel * static_cast<uint64_t>(formats::item_size_bytes(info.dtype)) !=
           info.data_end - info.data_begin) {
         __builtin_trap();
       }

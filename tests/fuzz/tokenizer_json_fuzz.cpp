@@ -10,8 +10,8 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/tokenizer/tokenizer.hpp"
 
-using abliterate::model::SpecialTokens;
-using abliterate::model::Tokenizer;
+using tokenizer::SpecialTokens;
+using tokenizer::Tokenizer;
 
 namespace {
 
@@ -31,9 +31,10 @@ const char* const kTexts[] = {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   try {
-    const Tokenizer tokenizer = Tokenizer::from_tokenizer_json_text(text, "fuzz/tokenizer.json");
+    const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_tokenizer_json_text(text, "fuzz/tokenizer.json");
     for (const char* sample : kTexts) {
-      for (const SpecialTokens specials : {SpecialTokens::parse, SpecialTokens::as_text}) {
+      for (const tokenizer::SpecialTokens specials :
+           {tokenizer::SpecialTokens::parse, tokenizer::SpecialTokens::as_text}) {
         try {
           const std::vector<int64_t> ids = tokenizer.encode(sample, specials);
           (void)tokenizer.decode(ids, /*skip_special=*/true);

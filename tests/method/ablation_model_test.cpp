@@ -3,11 +3,12 @@
 // logits, in all three row-normalization modes (tiny random Gemma 3, fp32).
 #include <gtest/gtest.h>
 
+#include "abliterate/config/job.hpp"
+#include "abliterate/formats/safetensors_reader.hpp"
+#include "abliterate/formats/safetensors_writer.hpp"
 #include "abliterate/method/ablation.hpp"
 #include "abliterate/method/directions.hpp"
 #include "abliterate/method/layer_weights.hpp"
-#include "abliterate/formats/safetensors_reader.hpp"
-#include "abliterate/formats/safetensors_writer.hpp"
 #include "abliterate/model/tensor_names.hpp"
 #include "model/model_test_support.hpp"
 
@@ -38,9 +39,9 @@ std::filesystem::path write_materialized(const model::testing::TempDir& dir, con
   const torch::Tensor per_layer = layer_directions(directions, params.direction_index);  // float32 [L, d]
   const std::vector<double> attn_weights = layer_weights(params.attn_o_proj, n_layers);
   const std::vector<double> mlp_weights = layer_weights(params.mlp_down_proj, n_layers);
-  const model::SafetensorsReader file =
-      model::SafetensorsReader::open(model::testing::tiny_model_folder() / "model.safetensors");
-  std::vector<model::NamedTensor> tensors;
+  const formats::SafetensorsReader file =
+      formats::SafetensorsReader::open(model::testing::tiny_model_folder() / "model.safetensors");
+  std::vector<formats::NamedTensor> tensors;
   for (const auto& info : file.tensors()) tensors.push_back({info.name, file.read(info.name)});
   for (int64_t layer_idx = 0; layer_idx < n_layers; ++layer_idx) {
     for (const auto& [tensor, weights] : {std::pair{model::LayerTensor::o_proj, &attn_weights},
@@ -49,7 +50,7 @@ std::filesystem::path write_materialized(const model::testing::TempDir& dir, con
       if (w == 0) continue;
       const std::string name = model::hf_layer_tensor_name(model::kHfTextPrefix, layer_idx, tensor);
       const auto it = std::find_if(tensors.begin(), tensors.end(),
-                                   [&](const model::NamedTensor& named) { return named.name == name; });
+                                   [&](const formats::NamedTensor& named) { return named.name == name; });
       EXPECT_NE(it, tensors.end()) << name;
       it->tensor = materialize(it->tensor, per_layer[layer_idx], w, mode);
     }
@@ -57,7 +58,7 @@ std::filesystem::path write_materialized(const model::testing::TempDir& dir, con
   const std::filesystem::path folder = dir.path() / "materialized";
   std::filesystem::copy(model::testing::tiny_model_folder(), folder);
   std::filesystem::remove(folder / "model.safetensors");
-  model::write_safetensors(folder / "model.safetensors", tensors);
+  formats::write_safetensors(folder / "model.safetensors", tensors);
   return folder;
 }
 

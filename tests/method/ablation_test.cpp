@@ -1,6 +1,7 @@
 // Ablation on output projections: the hook on y = W x must equal the
 // materialized weight W' applied to x, in all three row-normalization modes
 // (DESIGN.md §3, method spec §5.3), and materialize must match hand values.
+#include "abliterate/config/job.hpp"
 #include "abliterate/method/ablation.hpp"
 
 #include <gtest/gtest.h>
@@ -30,8 +31,8 @@ class FakeModel : public model::Model {
   }
 
   const model::ModelConfig& config() const override { return config_; }
-  const model::Tokenizer& tokenizer() const override { throw InternalError("FakeModel has no tokenizer"); }
-  const model::ChatTemplate& chat_template() const override { return chat_template_; }
+  const tokenizer::Tokenizer& tokenizer() const override { throw InternalError("FakeModel has no tokenizer"); }
+  const chat::ChatTemplate& chat_template() const override { return chat_template_; }
   torch::Device device() const override { return torch::kCPU; }
   model::PromptBatch tokenize(const std::vector<std::string>&) const override {
     throw InternalError("FakeModel cannot tokenize");
@@ -54,7 +55,7 @@ class FakeModel : public model::Model {
 
  private:
   model::ModelConfig config_;
-  model::ChatTemplate chat_template_;
+  chat::ChatTemplate chat_template_;
   std::vector<torch::Tensor> o_proj_;     // float32 [d, attn_in] per layer
   std::vector<torch::Tensor> down_proj_;  // float32 [d, mlp_in] per layer
 };

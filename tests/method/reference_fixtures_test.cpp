@@ -11,12 +11,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "abliterate/formats/safetensors_reader.hpp"
+#include "abliterate/formats/safetensors_writer.hpp"
 #include "abliterate/method/directions.hpp"
 #include "abliterate/method/layer_weights.hpp"
 #include "abliterate/method/residuals.hpp"
 #include "abliterate/model/model.hpp"
-#include "abliterate/formats/safetensors_reader.hpp"
-#include "abliterate/formats/safetensors_writer.hpp"
 #include "model/model_test_support.hpp"
 
 namespace abliterate::method {
@@ -59,9 +59,9 @@ TEST(MethodReferenceTest, ExportsTheTinyModelsResiduals) {
   ASSERT_EQ(good.sizes(), (std::vector<int64_t>{6, 5, 64}));
   ASSERT_EQ(bad.sizes(), good.sizes());
   const std::filesystem::path out = std::filesystem::path(ABL_BINARY_DIR) / "tiny_residuals.safetensors";
-  model::write_safetensors(out, {{"good", good}, {"bad", bad}},
+  formats::write_safetensors(out, {{"good", good}, {"bad", bad}},
                            {{"format", "pt"}, {"source", "tests/method/reference_fixtures_test.cpp"}});
-  const model::SafetensorsReader file = model::SafetensorsReader::open(out);
+  const formats::SafetensorsReader file = formats::SafetensorsReader::open(out);
   EXPECT_TRUE(torch::equal(file.read("good"), good));
   EXPECT_TRUE(torch::equal(file.read("bad"), bad));
 }
@@ -90,7 +90,8 @@ void expect_close(const torch::Tensor& actual, const json& expected, const std::
 }
 
 TEST(MethodReferenceTest, MatchesTheNumpyReference) {
-  const model::SafetensorsReader residuals = model::SafetensorsReader::open(kFixtures / "tiny_residuals.safetensors");
+  const formats::SafetensorsReader residuals =
+      formats::SafetensorsReader::open(kFixtures / "tiny_residuals.safetensors");
   const torch::Tensor good = residuals.read("good");  // float32 [6, L+1, d]
   const torch::Tensor bad = residuals.read("bad");
   std::ifstream in(kFixtures / "method_reference.json");

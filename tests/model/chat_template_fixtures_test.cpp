@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "abliterate/common/error.hpp"
 #include "abliterate/chat/chat_template.hpp"
+#include "abliterate/common/error.hpp"
 
 namespace abliterate::model {
 namespace {
@@ -38,9 +38,9 @@ TEST(ChatTemplateFixturesTest, RendersLikeJinja2) {
     SCOPED_TRACE(name);
     const std::string file = c.at("template").get<std::string>();
     templates.insert(file);
-    const ChatTemplate chat(read_file(kFixtures / "chat_templates" / file), c.at("bos_token").get<std::string>(),
+    const chat::ChatTemplate chat(read_file(kFixtures / "chat_templates" / file), c.at("bos_token").get<std::string>(),
                             c.at("eos_token").get<std::string>());
-    std::vector<ChatMessage> messages;
+    std::vector<chat::ChatMessage> messages;
     for (const auto& message : c.at("messages"))
       messages.push_back({message.at("role").get<std::string>(), message.at("content").get<std::string>()});
     const bool add_generation_prompt = c.at("add_generation_prompt").get<bool>();

@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "abliterate/common/error.hpp"
 #include "abliterate/chat/chat_template.hpp"
+#include "abliterate/common/error.hpp"
 #include "model/model_test_support.hpp"
 #include "support/throws_with.hpp"
 
@@ -16,8 +16,8 @@ namespace {
 
 using testing::TempDir;
 
-const ChatTemplate& gemma_template() {
-  static const ChatTemplate chat = ChatTemplate::from_model_folder(testing::tiny_model_folder());
+const chat::ChatTemplate& gemma_template() {
+  static const chat::ChatTemplate chat = chat::ChatTemplate::from_model_folder(testing::tiny_model_folder());
   return chat;
 }
 
@@ -66,26 +66,27 @@ TEST(ChatTemplateTest, SeparatorComesFromTheTemplate) {
   for (size_t pos = source.find(two_newlines); pos != std::string::npos; pos = source.find(two_newlines))
     source.replace(pos, two_newlines.size(), "+ '\\n'");
   ASSERT_NE(source, gemma_template().source());
-  const ChatTemplate chat(source);
+  const chat::ChatTemplate chat(source);
   EXPECT_EQ(chat.render({{"system", "S"}, {"user", "U"}}, true),
             "<bos><start_of_turn>user\nS\nU<end_of_turn>\n<start_of_turn>model\n");
 }
 
 TEST(ChatTemplateTest, AnyTemplateRendersAndSpecialTokensDefaultPerFamily) {
-  const ChatTemplate chatml("{{ bos_token }}{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
-                            "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}");
+  const chat::ChatTemplate chatml(
+      "{{ bos_token }}{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+      "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}");
   EXPECT_EQ(chatml.bos_token(), "");
   EXPECT_EQ(chatml.render({{"user", "Hi"}}, true), "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
   EXPECT_EQ(gemma_template().bos_token(), "<bos>");
   EXPECT_EQ(gemma_template().eos_token(), "<eos>");
-  const ChatTemplate with_tokens("{{ bos_token }}|{{ eos_token }}|{{ enable_thinking }}", "<s>", "</s>");
+  const chat::ChatTemplate with_tokens("{{ bos_token }}|{{ eos_token }}|{{ enable_thinking }}", "<s>", "</s>");
   EXPECT_EQ(with_tokens.render({}, false, {{"enable_thinking", false}}), "<s>|</s>|False");
 }
 
 TEST(ChatTemplateTest, SyntaxErrorNamesTheFile) {
   TempDir dir("chat_syntax");
   testing::write_bytes(dir.path() / "chat_template.jinja", "{% if x %}");
-  ASSERT_THROWS_WITH(ChatTemplate::from_model_folder(dir.path()), FormatError, "chat_template.jinja");
+  ASSERT_THROWS_WITH(chat::ChatTemplate::from_model_folder(dir.path()), FormatError, "chat_template.jinja");
 }
 
 TEST(ChatTemplateTest, SpecialTokensComeFromTokenizerConfig) {
@@ -95,32 +96,32 @@ TEST(ChatTemplateTest, SpecialTokensComeFromTokenizerConfig) {
                        nlohmann::json{{"bos_token", "<|begin_of_text|>"},
                                       {"eos_token", {{"content", "<|eot_id|>"}, {"lstrip", false}}}}
                            .dump());
-  EXPECT_EQ(ChatTemplate::from_model_folder(dir.path()).render({}, false), "<|begin_of_text|><|eot_id|>");
+  EXPECT_EQ(chat::ChatTemplate::from_model_folder(dir.path()).render({}, false), "<|begin_of_text|><|eot_id|>");
 }
 
 TEST(ChatTemplateTest, FallsBackToTokenizerConfig) {
   TempDir dir("chat_tokenizer_config");
   testing::write_bytes(dir.path() / "tokenizer_config.json",
                        nlohmann::json{{"chat_template", gemma_template().source()}}.dump());
-  EXPECT_EQ(ChatTemplate::from_model_folder(dir.path()).source(), gemma_template().source());
+  EXPECT_EQ(chat::ChatTemplate::from_model_folder(dir.path()).source(), gemma_template().source());
 
   // Named templates: the "default" one is used.
   testing::write_bytes(dir.path() / "tokenizer_config.json",
                        nlohmann::json{{"chat_template", {{{"name", "tool_use"}, {"template", "x"}},
                                                          {{"name", "default"}, {"template", "y"}}}}}
                            .dump());
-  EXPECT_EQ(ChatTemplate::from_model_folder(dir.path()).source(), "y");
+  EXPECT_EQ(chat::ChatTemplate::from_model_folder(dir.path()).source(), "y");
 
   // chat_template.jinja wins over tokenizer_config.json.
   testing::write_bytes(dir.path() / "chat_template.jinja", "z");
-  EXPECT_EQ(ChatTemplate::from_model_folder(dir.path()).source(), "z");
+  EXPECT_EQ(chat::ChatTemplate::from_model_folder(dir.path()).source(), "z");
 }
 
 TEST(ChatTemplateTest, NoTemplateAnywhere) {
   TempDir dir("chat_none");
-  ASSERT_THROWS_WITH(ChatTemplate::from_model_folder(dir.path()), IoError, "no chat template");
+  ASSERT_THROWS_WITH(chat::ChatTemplate::from_model_folder(dir.path()), IoError, "no chat template");
   testing::write_bytes(dir.path() / "tokenizer_config.json", "{}");
-  ASSERT_THROWS_WITH(ChatTemplate::from_model_folder(dir.path()), FormatError, "missing key 'chat_template'");
+  ASSERT_THROWS_WITH(chat::ChatTemplate::from_model_folder(dir.path()), FormatError, "missing key 'chat_template'");
 }
 
 }  // namespace

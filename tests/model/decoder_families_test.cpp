@@ -15,13 +15,13 @@
 #include <torch/torch.h>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/formats/json_file.hpp"
+#include "abliterate/formats/safetensors_reader.hpp"
+#include "abliterate/formats/safetensors_writer.hpp"
 #include "abliterate/model/decoder.hpp"
 #include "abliterate/model/generation.hpp"
 #include "abliterate/model/hf_checkpoint.hpp"
-#include "abliterate/formats/json_file.hpp"
 #include "abliterate/model/model.hpp"
-#include "abliterate/formats/safetensors_reader.hpp"
-#include "abliterate/formats/safetensors_writer.hpp"
 #include "abliterate/model/tiny_model.hpp"
 #include "model/model_test_support.hpp"
 #include "support/throws_with.hpp"
@@ -84,8 +84,8 @@ class ReferenceDecoder {
   explicit ReferenceDecoder(Architecture family)
       : family_(family),
         rules_(rules_of(family)),
-        cfg_(read_json_file(family_folder(family) / "config.json")),
-        file_(SafetensorsReader::open(family_folder(family) / "model.safetensors")) {}
+        cfg_(formats::read_json_file(family_folder(family) / "config.json")),
+        file_(formats::SafetensorsReader::open(family_folder(family) / "model.safetensors")) {}
 
   Reference forward(const std::vector<int64_t>& ids) const {
     const auto d = cfg_.at("hidden_size").get<int64_t>();
@@ -214,7 +214,7 @@ class ReferenceDecoder {
   Architecture family_;
   FamilyRules rules_;
   json cfg_;
-  SafetensorsReader file_;
+  formats::SafetensorsReader file_;
 };
 
 PromptBatch single_row(const std::vector<int64_t>& ids) {
@@ -249,7 +249,7 @@ TEST_P(DecoderFamilyTest, PrefillMatchesFloat64ReferenceBeyondTheWindow) {
   const Model& model = family_model(GetParam());
   const std::vector<int64_t> ids =
       model.tokenizer().encode(model.format_chat("Be helpful.", "Write a poem about the moon and the stars, please."),
-                               SpecialTokens::parse);
+                               tokenizer::SpecialTokens::parse);
   ASSERT_GT(static_cast<int64_t>(ids.size()), 2 * 8);  // twice the tiny sliding window
   const PrefillOutput out = model.prefill(single_row(ids), nullptr, /*capture_hidden=*/true);
   const Reference ref = ReferenceDecoder(GetParam()).forward(ids);
@@ -320,7 +320,7 @@ TEST_P(DecoderFamilyTest, CachedGenerationEqualsRecomputationPastTheWindow) {
   const auto generated = greedy_generate(decoder, model.tokenize(prompts), options, nullptr, nullptr);
   ASSERT_EQ(generated.size(), 2u);
   for (size_t row = 0; row < prompts.size(); ++row) {
-    std::vector<int64_t> ids = model.tokenizer().encode(prompts[row], SpecialTokens::parse);
+    std::vector<int64_t> ids = model.tokenizer().encode(prompts[row], tokenizer::SpecialTokens::parse);
     std::vector<int64_t> expected;
     for (int64_t step = 0; step < options.max_new_tokens; ++step) {
       const PromptBatch one = single_row(ids);
@@ -361,26 +361,26 @@ TEST_P(DecoderFamilyTest, SlidingLayersHoldOnlyTheirWindow) {
 
 // --- Load errors ---
 
-std::vector<NamedTensor> family_tensors(Architecture family) {
-  const SafetensorsReader file = SafetensorsReader::open(family_folder(family) / "model.safetensors");
-  std::vector<NamedTensor> tensors;
+std::vector<formats::NamedTensor> family_tensors(Architecture family) {
+  const formats::SafetensorsReader file = formats::SafetensorsReader::open(family_folder(family) / "model.safetensors");
+  std::vector<formats::NamedTensor> tensors;
   for (const auto& info : file.tensors()) tensors.push_back({info.name, file.read(info.name)});
   return tensors;
 }
 
 std::filesystem::path family_folder_with_weights(const TempDir& dir, Architecture family,
-                                                 const std::vector<NamedTensor>& tensors) {
+                                                 const std::vector<formats::NamedTensor>& tensors) {
   const auto folder = dir.path() / "model";
   std::filesystem::copy(family_folder(family), folder);
   std::filesystem::remove(folder / "model.safetensors");
-  write_safetensors(folder / "model.safetensors", tensors);
+  formats::write_safetensors(folder / "model.safetensors", tensors);
   return folder;
 }
 
 TEST(DecoderFamilyLoadTest, UntiedModelWithoutLmHeadIsRejected) {
   TempDir dir("family_no_head");
-  std::vector<NamedTensor> tensors = family_tensors(Architecture::llama);
-  const auto erased = std::erase_if(tensors, [](const NamedTensor& t) { return t.name == "lm_head.weight"; });
+  std::vector<formats::NamedTensor> tensors = family_tensors(Architecture::llama);
+  const auto erased = std::erase_if(tensors, [](const formats::NamedTensor& t) { return t.name == "lm_head.weight"; });
   ASSERT_EQ(erased, 1u);
   const auto folder = family_folder_with_weights(dir, Architecture::llama, tensors);
   ASSERT_THROWS_WITH(Model::load(folder, LoadOptions{}), FormatError,
@@ -389,8 +389,9 @@ TEST(DecoderFamilyLoadTest, UntiedModelWithoutLmHeadIsRejected) {
 
 TEST(DecoderFamilyLoadTest, MissingQwen2BiasIsNamed) {
   TempDir dir("family_no_bias");
-  std::vector<NamedTensor> tensors = family_tensors(Architecture::qwen2);
-  std::erase_if(tensors, [](const NamedTensor& t) { return t.name == "model.layers.1.self_attn.k_proj.bias"; });
+  std::vector<formats::NamedTensor> tensors = family_tensors(Architecture::qwen2);
+  std::erase_if(tensors,
+                [](const formats::NamedTensor& t) { return t.name == "model.layers.1.self_attn.k_proj.bias"; });
   const auto folder = family_folder_with_weights(dir, Architecture::qwen2, tensors);
   ASSERT_THROWS_WITH(Model::load(folder, LoadOptions{}), FormatError,
                      "tensor 'model.layers.1.self_attn.k_proj.bias' is missing (expected shape [32])");
@@ -398,7 +399,7 @@ TEST(DecoderFamilyLoadTest, MissingQwen2BiasIsNamed) {
 
 TEST(DecoderFamilyLoadTest, TensorOfAnotherFamilyIsRejectedNamingFileAndTensor) {
   TempDir dir("family_leftover");
-  std::vector<NamedTensor> tensors = family_tensors(Architecture::llama);
+  std::vector<formats::NamedTensor> tensors = family_tensors(Architecture::llama);
   tensors.push_back({"model.layers.0.self_attn.q_norm.weight", torch::ones({16})});  // Qwen3's, not Llama's
   const auto folder = family_folder_with_weights(dir, Architecture::llama, tensors);
   ASSERT_THROWS_WITH(Model::load(folder, LoadOptions{}), FormatError,
@@ -409,7 +410,7 @@ TEST(DecoderFamilyLoadTest, TensorOfAnotherFamilyIsRejectedNamingFileAndTensor) 
 
 TEST(DecoderFamilyLoadTest, Qwen3QProjWiderThanHiddenHasItsShapeChecked) {
   TempDir dir("family_qwen3_shape");
-  std::vector<NamedTensor> tensors = family_tensors(Architecture::qwen3);
+  std::vector<formats::NamedTensor> tensors = family_tensors(Architecture::qwen3);
   for (auto& t : tensors) {
     if (t.name == "model.layers.2.self_attn.q_proj.weight") t.tensor = t.tensor.narrow(0, 0, 64).contiguous();
   }

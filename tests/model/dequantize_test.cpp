@@ -48,7 +48,7 @@ void put_half(std::vector<uint8_t>& bytes, size_t at, uint16_t bits) {
   bytes[at + 1] = static_cast<uint8_t>(bits >> 8);
 }
 
-std::vector<float> run(GgmlType type, const std::vector<uint8_t>& bytes, size_t n_values) {
+std::vector<float> run(formats::GgmlType type, const std::vector<uint8_t>& bytes, size_t n_values) {
   std::vector<float> out(n_values);
   dequantize(type, bytes, out);
   return out;
@@ -81,41 +81,42 @@ TEST(GgmlTypesTest, TableMatchesSpec) {
                       {10, "Q2_K", 256, 84},  {11, "Q3_K", 256, 110}, {12, "Q4_K", 256, 144}, {13, "Q5_K", 256, 176},
                       {14, "Q6_K", 256, 210}, {15, "Q8_K", 256, 292}, {20, "IQ4_NL", 32, 18}, {30, "BF16", 1, 2}};
   for (const Row& row : rows) {
-    const GgmlTypeTraits* traits = find_ggml_type(row.id);
+    const formats::GgmlTypeTraits* traits = formats::find_ggml_type(row.id);
     ASSERT_NE(traits, nullptr) << row.name;
     EXPECT_STREQ(traits->name, row.name);
     EXPECT_EQ(traits->block_size, row.block) << row.name;
     EXPECT_EQ(traits->block_bytes, row.bytes) << row.name;
   }
-  EXPECT_EQ(find_ggml_type(4), nullptr);  // removed Q4_2
-  EXPECT_EQ(find_ggml_type(99), nullptr);
-  EXPECT_STREQ(to_string(GgmlType::iq4_xs), "IQ4_XS");
-  EXPECT_EQ(ggml_row_bytes(GgmlType::q4_k, 1024), 4 * 144);
+  EXPECT_EQ(formats::find_ggml_type(4), nullptr);  // removed Q4_2
+  EXPECT_EQ(formats::find_ggml_type(99), nullptr);
+  EXPECT_STREQ(to_string(formats::GgmlType::iq4_xs), "IQ4_XS");
+  EXPECT_EQ(formats::ggml_row_bytes(formats::GgmlType::q4_k, 1024), 4 * 144);
 }
 
 TEST(DequantizeTest, Fp16IncludesSubnormalsAndSpecials) {
   const uint16_t patterns[] = {0x0000, 0x8000, 0x0001, 0x03FF, 0x0400, 0x3C00, 0xC000, 0x7BFF, 0x7C00, 0xFC00, 0x3555};
   for (uint16_t bits : patterns) {
-    EXPECT_EQ(static_cast<double>(fp16_to_fp32(bits)), reference_half(bits)) << std::hex << bits;
+    EXPECT_EQ(static_cast<double>(formats::fp16_to_fp32(bits)), reference_half(bits)) << std::hex << bits;
   }
-  EXPECT_TRUE(std::isnan(fp16_to_fp32(0x7E00)));
-  EXPECT_TRUE(std::signbit(fp16_to_fp32(0x8000)));
-  EXPECT_EQ(fp16_to_fp32(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_TRUE(std::isnan(formats::fp16_to_fp32(0x7E00)));
+  EXPECT_TRUE(std::signbit(formats::fp16_to_fp32(0x8000)));
+  EXPECT_EQ(formats::fp16_to_fp32(0x0001), std::ldexp(1.0f, -24));
 }
 
 TEST(DequantizeTest, F32F16Bf16) {
   const float f32_values[] = {1.5f, -2.25f, 1e-40f, 3.0e38f};
   std::vector<uint8_t> f32_bytes(sizeof(f32_values));
   std::memcpy(f32_bytes.data(), f32_values, sizeof(f32_values));
-  const std::vector<float> f32 = run(GgmlType::f32, f32_bytes, 4);
+  const std::vector<float> f32 = run(formats::GgmlType::f32, f32_bytes, 4);
   for (size_t k = 0; k < 4; ++k) EXPECT_EQ(f32[k], f32_values[k]);
 
   const std::vector<uint8_t> f16_bytes = {0x01, 0x00, 0x00, 0x3C, 0xFF, 0x7B, 0x00, 0xC0};  // 2^-24, 1, 65504, -2
-  EXPECT_EQ(run(GgmlType::f16, f16_bytes, 4), (std::vector<float>{std::ldexp(1.0f, -24), 1.0f, 65504.0f, -2.0f}));
+  EXPECT_EQ(run(formats::GgmlType::f16, f16_bytes, 4),
+            (std::vector<float>{std::ldexp(1.0f, -24), 1.0f, 65504.0f, -2.0f}));
 
   // bf16 = upper half of an fp32: 0x3F80 -> 1.0, 0xC040 -> -3.0, 0x0001 -> fp32 bits 0x00010000.
   const std::vector<uint8_t> bf16_bytes = {0x80, 0x3F, 0x40, 0xC0, 0x01, 0x00};
-  const std::vector<float> bf16 = run(GgmlType::bf16, bf16_bytes, 3);
+  const std::vector<float> bf16 = run(formats::GgmlType::bf16, bf16_bytes, 3);
   EXPECT_EQ(bf16[0], 1.0f);
   EXPECT_EQ(bf16[1], -3.0f);
   uint32_t bits = 0;
@@ -134,7 +135,7 @@ TEST(DequantizeTest, Q8_0) {
       expected[k] = d * static_cast<int8_t>(block[2 + k]);
       scale[k] = std::abs(expected[k]);
     }
-    expect_close(run(GgmlType::q8_0, block, 32), expected, scale);
+    expect_close(run(formats::GgmlType::q8_0, block, 32), expected, scale);
   }
 }
 
@@ -151,7 +152,7 @@ TEST(DequantizeTest, Q4_0) {
     expected[k] = d * (nibble(&block[2], k) - 8);
     scale[k] = std::abs(expected[k]);
   }
-  expect_close(run(GgmlType::q4_0, block, 32), expected, scale);
+  expect_close(run(formats::GgmlType::q4_0, block, 32), expected, scale);
 }
 
 TEST(DequantizeTest, Q4_1) {
@@ -166,7 +167,7 @@ TEST(DequantizeTest, Q4_1) {
     expected[k] = d * nibble(&block[4], k) + m;
     scale[k] = std::abs(d * nibble(&block[4], k)) + std::abs(m);
   }
-  expect_close(run(GgmlType::q4_1, block, 32), expected, scale);
+  expect_close(run(formats::GgmlType::q4_1, block, 32), expected, scale);
 }
 
 // The 5th bit of value k: bit k of the 4 qh bytes read as a little-endian u32.
@@ -183,7 +184,7 @@ TEST(DequantizeTest, Q5_0) {
     expected[k] = d * (q - 16);
     scale[k] = std::abs(expected[k]);
   }
-  expect_close(run(GgmlType::q5_0, block, 32), expected, scale);
+  expect_close(run(formats::GgmlType::q5_0, block, 32), expected, scale);
 }
 
 TEST(DequantizeTest, Q5_1) {
@@ -199,7 +200,7 @@ TEST(DequantizeTest, Q5_1) {
     expected[k] = d * q + m;
     scale[k] = std::abs(d * q) + std::abs(m);
   }
-  expect_close(run(GgmlType::q5_1, block, 32), expected, scale);
+  expect_close(run(formats::GgmlType::q5_1, block, 32), expected, scale);
 }
 
 TEST(DequantizeTest, Iq4Nl) {
@@ -213,7 +214,7 @@ TEST(DequantizeTest, Iq4Nl) {
     expected[k] = d * table[nibble(&block[2], k)];
     scale[k] = std::abs(expected[k]);
   }
-  expect_close(run(GgmlType::iq4_nl, block, 32), expected, scale);
+  expect_close(run(formats::GgmlType::iq4_nl, block, 32), expected, scale);
 }
 
 TEST(DequantizeTest, Q2_K) {
@@ -234,7 +235,7 @@ TEST(DequantizeTest, Q2_K) {
     expected[k] = d * (sc & 15) * q - dmin * (sc >> 4);
     scale[k] = std::abs(d * (sc & 15) * q) + std::abs(dmin * (sc >> 4));
   }
-  expect_close(run(GgmlType::q2_k, block, 256), expected, scale);
+  expect_close(run(formats::GgmlType::q2_k, block, 256), expected, scale);
 }
 
 TEST(DequantizeTest, Q3_K) {
@@ -263,7 +264,7 @@ TEST(DequantizeTest, Q3_K) {
     expected[k] = d * scales[8 * half + 2 * step + (l >= 16 ? 1 : 0)] * q;
     scale[k] = std::abs(expected[k]);
   }
-  expect_close(run(GgmlType::q3_k, block, 256), expected, scale);
+  expect_close(run(formats::GgmlType::q3_k, block, 256), expected, scale);
 }
 
 // The 6-bit scale and min of sub-block i of Q4_K/Q5_K (spec §5.3).
@@ -298,7 +299,7 @@ TEST(DequantizeTest, Q4_K) {
     expected[k] = d * sc * q - dmin * mn;
     scale[k] = std::abs(d * sc * q) + std::abs(dmin * mn);
   }
-  expect_close(run(GgmlType::q4_k, block, 256), expected, scale);
+  expect_close(run(formats::GgmlType::q4_k, block, 256), expected, scale);
 }
 
 TEST(DequantizeTest, Q5_K) {
@@ -323,7 +324,7 @@ TEST(DequantizeTest, Q5_K) {
     expected[k] = d * sc * q - dmin * mn;
     scale[k] = std::abs(d * sc * q) + std::abs(dmin * mn);
   }
-  expect_close(run(GgmlType::q5_k, block, 256), expected, scale);
+  expect_close(run(formats::GgmlType::q5_k, block, 256), expected, scale);
 }
 
 TEST(DequantizeTest, Q6_K) {
@@ -344,14 +345,14 @@ TEST(DequantizeTest, Q6_K) {
     expected[k] = d * sc * (low4 + 16 * high2 - 32);
     scale[k] = std::abs(expected[k]);
   }
-  expect_close(run(GgmlType::q6_k, block, 256), expected, scale);
+  expect_close(run(formats::GgmlType::q6_k, block, 256), expected, scale);
 }
 
 TEST(DequantizeTest, ManyBlocksSplitOverThreadsMatchOneByOne) {
   constexpr size_t kBlocks = 8192;  // 262,144 values: several parallel tasks
   std::vector<uint8_t> bytes = random_bytes(kBlocks * 34, 12);
   for (size_t block_idx = 0; block_idx < kBlocks; ++block_idx) put_half(bytes, block_idx * 34, kD);
-  const std::vector<float> all = run(GgmlType::q8_0, bytes, kBlocks * 32);
+  const std::vector<float> all = run(formats::GgmlType::q8_0, bytes, kBlocks * 32);
   const double d = reference_half(kD);
   for (size_t block_idx = 0; block_idx < kBlocks; block_idx += 1000) {
     for (size_t j = 0; j < 32; ++j) {
@@ -364,18 +365,19 @@ TEST(DequantizeTest, ManyBlocksSplitOverThreadsMatchOneByOne) {
 TEST(DequantizeTest, UnsupportedTypeNamesIt) {
   std::vector<uint8_t> bytes(66);
   std::vector<float> out(256);
-  ASSERT_THROWS_WITH(dequantize(GgmlType::iq2_xxs, bytes, out), FormatError,
+  ASSERT_THROWS_WITH(dequantize(formats::GgmlType::iq2_xxs, bytes, out), FormatError,
                      "ggml type IQ2_XXS (16) cannot be dequantized");
   std::vector<float> out_q8_1(32);
-  ASSERT_THROWS_WITH(dequantize(GgmlType::q8_1, std::vector<uint8_t>(36), out_q8_1), FormatError,
+  ASSERT_THROWS_WITH(dequantize(formats::GgmlType::q8_1, std::vector<uint8_t>(36), out_q8_1), FormatError,
                      "supported: F32, F16, Q4_0");
 }
 
 TEST(DequantizeTest, SizeMismatchIsAnInternalError) {
   std::vector<float> out(32);
-  ASSERT_THROWS_WITH(dequantize(GgmlType::q8_0, std::vector<uint8_t>(33), out), InternalError, "need 34 bytes");
+  ASSERT_THROWS_WITH(dequantize(formats::GgmlType::q8_0, std::vector<uint8_t>(33), out), InternalError,
+                     "need 34 bytes");
   std::vector<float> ragged(33);
-  ASSERT_THROWS_WITH(dequantize(GgmlType::q8_0, std::vector<uint8_t>(34), ragged), InternalError, "blocks");
+  ASSERT_THROWS_WITH(dequantize(formats::GgmlType::q8_0, std::vector<uint8_t>(34), ragged), InternalError, "blocks");
 }
 
 }  // namespace

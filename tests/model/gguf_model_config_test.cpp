@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "abliterate/common/error.hpp"
 #include "abliterate/chat/gguf_chat_template.hpp"
+#include "abliterate/common/error.hpp"
 #include "abliterate/tokenizer/gguf_vocab.hpp"
 #include "model/gguf_test_writer.hpp"
 #include "support/throws_with.hpp"
@@ -76,7 +76,7 @@ GgufTestWriter llama_writer() {
 }
 
 ModelConfig config_of(const GgufTestWriter& writer, const GgufTempDir& dir, const std::string& name = "m.gguf") {
-  return model_config_from_gguf(GgufReader::open(writer.write(dir.path() / name)));
+  return model_config_from_gguf(formats::GgufReader::open(writer.write(dir.path() / name)));
 }
 
 TEST(GgufModelConfigTest, GemmaKeysAndDerivedValues) {
@@ -181,7 +181,7 @@ TEST(GgufModelConfigErrorTest, MissingKeyNamesFileAndKey) {
   w.kv_string("general.architecture", "llama");
   w.kv_u32("llama.embedding_length", 8);
   const auto path = w.write(dir.path() / "nokey.gguf");
-  ASSERT_THROWS_WITH(model_config_from_gguf(GgufReader::open(path)), FormatError,
+  ASSERT_THROWS_WITH(model_config_from_gguf(formats::GgufReader::open(path)), FormatError,
                      path.string() + ": key 'llama.block_count' is missing");
 }
 
@@ -191,21 +191,21 @@ TEST(GgufModelConfigErrorTest, BadValuesNameFileAndKey) {
     GgufTestWriter w = llama_writer();
     w.kv_string("llama.rope.scaling.type", "yarn");
     const auto path = w.write(dir.path() / "yarn.gguf");
-    ASSERT_THROWS_WITH(model_config_from_gguf(GgufReader::open(path)), FormatError,
+    ASSERT_THROWS_WITH(model_config_from_gguf(formats::GgufReader::open(path)), FormatError,
                        path.string() + ": key 'llama.rope.scaling.type': \"yarn\" is not supported");
   }
   {
     GgufTestWriter w = llama_writer();
     w.kv_u32("tokenizer.ggml.eot_token_id", 99);
     const auto path = w.write(dir.path() / "eot.gguf");
-    ASSERT_THROWS_WITH(model_config_from_gguf(GgufReader::open(path)), FormatError,
+    ASSERT_THROWS_WITH(model_config_from_gguf(formats::GgufReader::open(path)), FormatError,
                        path.string() + ": key 'tokenizer.ggml.eot_token_id': 99 is not a token id");
   }
   {
     GgufTestWriter w = llama_writer();
     add_zero_tensor(w, "rope_freqs.weight", {32});
     const auto path = w.write(dir.path() / "rope_freqs.gguf");
-    ASSERT_THROWS_WITH(model_config_from_gguf(GgufReader::open(path)), FormatError,
+    ASSERT_THROWS_WITH(model_config_from_gguf(formats::GgufReader::open(path)), FormatError,
                        path.string() + ": tensor 'rope_freqs.weight'");
   }
   {
@@ -217,7 +217,7 @@ TEST(GgufModelConfigErrorTest, BadValuesNameFileAndKey) {
     w.kv_u32("llama.attention.head_count", 2);
     w.kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
     const auto path = w.write(dir.path() / "noembd.gguf");
-    ASSERT_THROWS_WITH(model_config_from_gguf(GgufReader::open(path)), FormatError,
+    ASSERT_THROWS_WITH(model_config_from_gguf(formats::GgufReader::open(path)), FormatError,
                        path.string() + ": no tensor 'token_embd.weight'");
   }
 }
@@ -226,8 +226,8 @@ TEST(GgufModelConfigErrorTest, BadValuesNameFileAndKey) {
 
 TEST(GgufVocabTest, ReadsTokenizerKeysWithLlamaCppDefaults) {
   GgufTempDir dir("vocab");
-  const GgufReader reader = GgufReader::open(gemma_writer().write(dir.path() / "gemma.gguf"));
-  const GgufVocab vocab = read_gguf_vocab(reader);
+  const formats::GgufReader reader = formats::GgufReader::open(gemma_writer().write(dir.path() / "gemma.gguf"));
+  const tokenizer::GgufVocab vocab = tokenizer::read_gguf_vocab(reader);
   EXPECT_EQ(vocab.model, "llama");
   EXPECT_EQ(vocab.pre, "default");
   EXPECT_EQ(vocab.tokens.size(), 6u);
@@ -238,8 +238,8 @@ TEST(GgufVocabTest, ReadsTokenizerKeysWithLlamaCppDefaults) {
   EXPECT_EQ(vocab.pad, 0);
   EXPECT_TRUE(vocab.add_space_prefix);  // absent: llama.cpp's default for SentencePiece vocabularies
 
-  const GgufReader llama = GgufReader::open(llama_writer().write(dir.path() / "llama.gguf"));
-  EXPECT_FALSE(read_gguf_vocab(llama).add_space_prefix);  // gpt2 vocabularies never add one
+  const formats::GgufReader llama = formats::GgufReader::open(llama_writer().write(dir.path() / "llama.gguf"));
+  EXPECT_FALSE(tokenizer::read_gguf_vocab(llama).add_space_prefix);  // gpt2 vocabularies never add one
 }
 
 TEST(GgufChatTemplateTest, TheFilesTemplateWithItsTokens) {
@@ -247,16 +247,16 @@ TEST(GgufChatTemplateTest, TheFilesTemplateWithItsTokens) {
   GgufTestWriter w = llama_writer();
   w.kv_string("tokenizer.chat_template",
               "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}:{{ m['content'] }}]{% endfor %}{{ eos_token }}");
-  const GgufReader reader = GgufReader::open(w.write(dir.path() / "t.gguf"));
-  const GgufChatTemplate chat = read_gguf_chat_template(reader, read_gguf_vocab(reader));
+  const formats::GgufReader reader = formats::GgufReader::open(w.write(dir.path() / "t.gguf"));
+  const chat::GgufChatTemplate chat = chat::read_gguf_chat_template(reader, tokenizer::read_gguf_vocab(reader));
   EXPECT_TRUE(chat.is_from_file);
   EXPECT_EQ(chat.chat_template.render({{"user", "hi"}}, false), "<|im_start|>[user:hi]<|im_end|>");
 }
 
 TEST(GgufChatTemplateTest, GemmaWithoutTemplateGetsTheHfGemmaTemplate) {
   GgufTempDir dir("gemma_tmpl");
-  const GgufReader reader = GgufReader::open(gemma_writer().write(dir.path() / "g.gguf"));
-  const GgufChatTemplate chat = read_gguf_chat_template(reader, read_gguf_vocab(reader));
+  const formats::GgufReader reader = formats::GgufReader::open(gemma_writer().write(dir.path() / "g.gguf"));
+  const chat::GgufChatTemplate chat = chat::read_gguf_chat_template(reader, tokenizer::read_gguf_vocab(reader));
   EXPECT_FALSE(chat.is_from_file);
   EXPECT_EQ(chat.chat_template.render({{"system", "Be helpful."}, {"user", "Hello"}}, true),
             "<bos><start_of_turn>user\nBe helpful.\n\nHello<end_of_turn>\n<start_of_turn>model\n");  // spec §2's example
@@ -264,8 +264,8 @@ TEST(GgufChatTemplateTest, GemmaWithoutTemplateGetsTheHfGemmaTemplate) {
 
 TEST(GgufChatTemplateTest, OtherFamiliesWithoutTemplateGetChatMl) {
   GgufTempDir dir("chatml");
-  const GgufReader reader = GgufReader::open(llama_writer().write(dir.path() / "l.gguf"));
-  const GgufChatTemplate chat = read_gguf_chat_template(reader, read_gguf_vocab(reader));
+  const formats::GgufReader reader = formats::GgufReader::open(llama_writer().write(dir.path() / "l.gguf"));
+  const chat::GgufChatTemplate chat = chat::read_gguf_chat_template(reader, tokenizer::read_gguf_vocab(reader));
   EXPECT_FALSE(chat.is_from_file);
   EXPECT_EQ(chat.chat_template.render({{"system", "S"}, {"user", "U"}}, true),
             "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n");
@@ -276,8 +276,8 @@ TEST(GgufChatTemplateTest, SyntaxErrorNamesFileAndKey) {
   GgufTestWriter w = llama_writer();
   w.kv_string("tokenizer.chat_template", "{% for m in messages %}");
   const auto path = w.write(dir.path() / "bad.gguf");
-  const GgufReader reader = GgufReader::open(path);
-  ASSERT_THROWS_WITH(read_gguf_chat_template(reader, read_gguf_vocab(reader)), FormatError,
+  const formats::GgufReader reader = formats::GgufReader::open(path);
+  ASSERT_THROWS_WITH(chat::read_gguf_chat_template(reader, tokenizer::read_gguf_vocab(reader)), FormatError,
                      path.string() + ": key 'tokenizer.chat_template'");
 }
 
@@ -290,7 +290,7 @@ std::filesystem::path real_model(const char* file) {
 TEST(GgufModelConfigRealTest, SmolLm2) {
   const auto path = real_model("SmolLM2-135M-Instruct.Q4_1.gguf");
   ASSERT_TRUE(std::filesystem::exists(path)) << path << " is missing: run scripts/setup to download the test models";
-  const GgufReader reader = GgufReader::open(path);
+  const formats::GgufReader reader = formats::GgufReader::open(path);
   const ModelConfig c = model_config_from_gguf(reader);
   // HuggingFaceTB/SmolLM2-135M-Instruct's config.json.
   EXPECT_EQ(c.architecture, Architecture::llama);
@@ -307,10 +307,10 @@ TEST(GgufModelConfigRealTest, SmolLm2) {
   EXPECT_EQ(c.bos_token_id, 1);
   EXPECT_EQ(c.pad_token_id, 2);
   EXPECT_EQ(c.eos_token_ids, std::vector<int64_t>{2});  // <|im_end|>
-  const GgufVocab vocab = read_gguf_vocab(reader);
+  const tokenizer::GgufVocab vocab = tokenizer::read_gguf_vocab(reader);
   EXPECT_EQ(vocab.model, "gpt2");
   EXPECT_EQ(vocab.pre, "smollm");
-  const GgufChatTemplate chat = read_gguf_chat_template(reader, vocab);
+  const chat::GgufChatTemplate chat = chat::read_gguf_chat_template(reader, vocab);
   EXPECT_TRUE(chat.is_from_file);
   EXPECT_EQ(chat.chat_template.render({{"user", "Hi"}}, true),
             "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
@@ -320,7 +320,7 @@ TEST(GgufModelConfigRealTest, SmolLm2) {
 TEST(GgufModelConfigRealTest, Gemma3_270m) {
   const auto path = real_model("gemma-3-270m-q4_k_m.gguf");
   ASSERT_TRUE(std::filesystem::exists(path)) << path << " is missing: run scripts/setup to download the test models";
-  const GgufReader reader = GgufReader::open(path);
+  const formats::GgufReader reader = formats::GgufReader::open(path);
   const ModelConfig c = model_config_from_gguf(reader);
   // spec §1.3: google/gemma-3-270m.
   EXPECT_EQ(c.architecture, Architecture::gemma3);
@@ -345,7 +345,7 @@ TEST(GgufModelConfigRealTest, Gemma3_270m) {
   EXPECT_EQ(c.pad_token_id, 0);
   EXPECT_EQ(c.eos_token_ids, std::vector<int64_t>{1});
   // The base model's file carries no template (spec §2): the HF Gemma 3 one stands in.
-  const GgufChatTemplate chat = read_gguf_chat_template(reader, read_gguf_vocab(reader));
+  const chat::GgufChatTemplate chat = chat::read_gguf_chat_template(reader, tokenizer::read_gguf_vocab(reader));
   EXPECT_FALSE(chat.is_from_file);
   EXPECT_EQ(chat.chat_template.render({{"user", "Hi"}}, true), "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n");
 }

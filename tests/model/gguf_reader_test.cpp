@@ -40,7 +40,7 @@ std::string f32_bytes(const std::vector<float>& values) {
 // Opening `path` throws FormatError whose message contains every part.
 void expect_open_fails(const std::filesystem::path& path, std::initializer_list<std::string> parts) {
   try {
-    GgufReader::open(path);
+    formats::GgufReader::open(path);
     ADD_FAILURE() << path << " opened without error";
   } catch (const FormatError& e) {
     const std::string message = e.what();
@@ -81,7 +81,7 @@ TEST(GgufReaderTest, RoundTripMetadataOfEveryType) {
   writer.kv_array<uint64_t>("t.u64s", TestValueType::u64, {7, 1ull << 33});
   const auto path = writer.write(dir.path() / "meta.gguf");
 
-  const GgufReader reader = GgufReader::open(path);
+  const formats::GgufReader reader = formats::GgufReader::open(path);
   EXPECT_EQ(reader.version(), 3u);
   EXPECT_EQ(reader.alignment(), 32u);
   EXPECT_EQ(reader.keys().size(), 16u);
@@ -102,8 +102,8 @@ TEST(GgufReaderTest, RoundTripMetadataOfEveryType) {
   EXPECT_EQ(reader.get_float_array("t.f32s"), (std::vector<float>{-1000.0f, 0.5f}));
   EXPECT_EQ(reader.get_int_array("t.i32s"), (std::vector<int64_t>{1, 2, 6, -3}));
   EXPECT_EQ(reader.get_int_array("t.u64s"), (std::vector<int64_t>{7, 1ll << 33}));
-  EXPECT_EQ(reader.find_key("t.strings")->type, GgufValueType::array);
-  EXPECT_EQ(reader.find_key("t.strings")->array_type, GgufValueType::string);
+  EXPECT_EQ(reader.find_key("t.strings")->type, formats::GgufValueType::array);
+  EXPECT_EQ(reader.find_key("t.strings")->array_type, formats::GgufValueType::string);
   EXPECT_EQ(reader.find_key("t.strings")->array_count, 3u);
 
   // Optional getters: nullopt when absent, a value when present.
@@ -123,7 +123,7 @@ TEST(GgufReaderTest, TypedGettersNameKeyExpectedAndGot) {
   writer.kv_array<float>("tokenizer.ggml.scores", TestValueType::f32, {1.0f});
   const auto path = writer.write(dir.path() / "getters.gguf");
   const std::string file = path.string();
-  const GgufReader reader = GgufReader::open(path);
+  const formats::GgufReader reader = formats::GgufReader::open(path);
 
   ASSERT_THROWS_WITH(reader.get_int("general.name"), FormatError,
                      file + ": key 'general.name': expected an integer (u8..u64, i8..i64), got string");
@@ -157,19 +157,19 @@ TEST(GgufReaderTest, RoundTripTensorsF32F16Q8_0) {
   writer.tensor("blk.0.attn_q.weight", {32, 2}, kQ8_0, q8);
   const auto path = writer.write(dir.path() / "tensors.gguf");
 
-  const GgufReader reader = GgufReader::open(path);
+  const formats::GgufReader reader = formats::GgufReader::open(path);
   EXPECT_EQ(reader.alignment(), 64u);
   EXPECT_EQ(reader.data_offset() % 64, 0u);
   ASSERT_EQ(reader.tensors().size(), 3u);
-  const GgufTensorInfo& a = reader.tensor_info("a");
+  const formats::GgufTensorInfo& a = reader.tensor_info("a");
   EXPECT_EQ(a.shape, (std::vector<int64_t>{2, 3}));
-  EXPECT_EQ(a.type, GgmlType::f32);
+  EXPECT_EQ(a.type, formats::GgmlType::f32);
   EXPECT_EQ(a.size_bytes, 24u);
   EXPECT_EQ(a.offset, 0u);
   EXPECT_EQ(reader.tensor_info("b").offset, 64u);
-  const GgufTensorInfo& q = reader.tensor_info("blk.0.attn_q.weight");
+  const formats::GgufTensorInfo& q = reader.tensor_info("blk.0.attn_q.weight");
   EXPECT_EQ(q.shape, (std::vector<int64_t>{2, 32}));
-  EXPECT_EQ(q.type, GgmlType::q8_0);
+  EXPECT_EQ(q.type, formats::GgmlType::q8_0);
   EXPECT_EQ(q.size_bytes, 68u);
   EXPECT_EQ(q.numel(), 64);
   EXPECT_EQ(reader.tensor_bytes(q).size(), 68u);
@@ -191,13 +191,14 @@ TEST(GgufReaderTest, Version2IsAccepted) {
   GgufTempDir dir("v2");
   GgufTestWriter writer = small_writer();
   writer.version = 2;
-  const GgufReader reader = GgufReader::open(writer.write(dir.path() / "v2.gguf"));
+  const formats::GgufReader reader = formats::GgufReader::open(writer.write(dir.path() / "v2.gguf"));
   EXPECT_EQ(reader.version(), 2u);
   EXPECT_EQ(reader.get_int("llama.block_count"), 2);
 }
 
 TEST(GgufReaderTest, MissingFileIsAnIoError) {
-  ASSERT_THROWS_WITH(GgufReader::open("/nonexistent/model.gguf"), IoError, "/nonexistent/model.gguf: cannot open");
+  ASSERT_THROWS_WITH(formats::GgufReader::open("/nonexistent/model.gguf"), IoError,
+                     "/nonexistent/model.gguf: cannot open");
 }
 
 // ---- malformed files: one per failure mode ------------------------------------------
@@ -417,7 +418,7 @@ TEST(GgufReaderMalformedTest, UnsupportedTypeFailsOnLoadNamingTensor) {
   GgufTestWriter writer;
   writer.tensor("blk.3.ffn_up.weight", {256}, kIq2Xxs, std::string(66, '\0'));
   const auto path = writer.write(dir.path() / "iq2.gguf");
-  const GgufReader reader = GgufReader::open(path);  // sizes are known, so opening succeeds
+  const formats::GgufReader reader = formats::GgufReader::open(path);  // sizes are known, so opening succeeds
   ASSERT_THROWS_WITH(reader.load_tensor("blk.3.ffn_up.weight"), FormatError,
                      path.string() + ": tensor 'blk.3.ffn_up.weight': ggml type IQ2_XXS (16) cannot be dequantized");
 }
@@ -430,13 +431,13 @@ struct RealModel {
   size_t n_tensors;
   int64_t block_count;
   int64_t embedding_length;
-  std::set<GgmlType> types;
+  std::set<formats::GgmlType> types;
 };
 
 void check_real_model(const RealModel& model) {
   const std::filesystem::path path = std::filesystem::path(ABL_SOURCE_DIR) / "models" / model.file;
   ASSERT_TRUE(std::filesystem::exists(path)) << path << " is missing: run scripts/setup to download the test models";
-  const GgufReader reader = GgufReader::open(path);
+  const formats::GgufReader reader = formats::GgufReader::open(path);
   const std::string arch = reader.get_string("general.architecture");
   EXPECT_EQ(arch, model.architecture);
   EXPECT_EQ(reader.get_int(arch + ".block_count"), model.block_count);
@@ -446,7 +447,7 @@ void check_real_model(const RealModel& model) {
 
   // spec §5.7.3: the vocabulary is the embedding's row count.
   const std::vector<std::string> tokens = reader.get_string_array("tokenizer.ggml.tokens");
-  const GgufTensorInfo& embd = reader.tensor_info("token_embd.weight");
+  const formats::GgufTensorInfo& embd = reader.tensor_info("token_embd.weight");
   ASSERT_EQ(embd.shape.size(), 2u);
   EXPECT_EQ(embd.shape[0], static_cast<int64_t>(tokens.size()));
   EXPECT_EQ(embd.shape[1], model.embedding_length);
@@ -455,8 +456,8 @@ void check_real_model(const RealModel& model) {
   }
   EXPECT_EQ(reader.get_int_array("tokenizer.ggml.token_type").size(), tokens.size());
 
-  std::set<GgmlType> types;
-  for (const GgufTensorInfo& info : reader.tensors()) {
+  std::set<formats::GgmlType> types;
+  for (const formats::GgufTensorInfo& info : reader.tensors()) {
     types.insert(info.type);
     const torch::Tensor values = reader.load_tensor(info.name);  // float32 [shape]
     ASSERT_EQ(values.sizes().vec(), info.shape) << info.name;
@@ -479,12 +480,17 @@ TEST(GgufRealModelTest, Gemma3_270mQ4KM) {
                     236,
                     18,
                     640,
-                    {GgmlType::f32, GgmlType::q8_0, GgmlType::q5_0, GgmlType::q4_k, GgmlType::q6_k}});
+                    {formats::GgmlType::f32, formats::GgmlType::q8_0, formats::GgmlType::q5_0, formats::GgmlType::q4_k,
+                     formats::GgmlType::q6_k}});
 }
 
 TEST(GgufRealModelTest, SmolLm2_135mQ4_1) {
-  check_real_model(
-      {"SmolLM2-135M-Instruct.Q4_1.gguf", "llama", 272, 30, 576, {GgmlType::f32, GgmlType::q8_0, GgmlType::q4_1}});
+  check_real_model({"SmolLM2-135M-Instruct.Q4_1.gguf",
+                    "llama",
+                    272,
+                    30,
+                    576,
+                    {formats::GgmlType::f32, formats::GgmlType::q8_0, formats::GgmlType::q4_1}});
 }
 
 }  // namespace

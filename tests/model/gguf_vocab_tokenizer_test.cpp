@@ -40,8 +40,8 @@ struct Piece {
   int32_t type = kNormal;
 };
 
-GgufVocab spm_vocab(const std::vector<Piece>& pieces, bool add_space_prefix = false) {
-  GgufVocab vocab;
+tokenizer::GgufVocab spm_vocab(const std::vector<Piece>& pieces, bool add_space_prefix = false) {
+  tokenizer::GgufVocab vocab;
   vocab.model = "llama";
   vocab.pre = "default";
   vocab.unk = 0;
@@ -70,20 +70,20 @@ TEST(SpmScoreTokenizerTest, HighestScoreMergesFirst) {
   bc_better.insert(bc_better.end(), {{"ab", -2}, {"bc", -1}});
   std::vector<Piece> ab_better = chars;
   ab_better.insert(ab_better.end(), {{"ab", -1}, {"bc", -2}});
-  const Tokenizer bc = Tokenizer::from_gguf_vocab(spm_vocab(bc_better));
-  const Tokenizer ab = Tokenizer::from_gguf_vocab(spm_vocab(ab_better));
+  const tokenizer::Tokenizer bc = tokenizer::Tokenizer::from_gguf_vocab(spm_vocab(bc_better));
+  const tokenizer::Tokenizer ab = tokenizer::Tokenizer::from_gguf_vocab(spm_vocab(ab_better));
   EXPECT_EQ(bc.encode("abc"), (Ids{bc.token_id("a"), bc.token_id("bc")}));
   EXPECT_EQ(ab.encode("abc"), (Ids{ab.token_id("ab"), ab.token_id("c")}));
 }
 
 TEST(SpmScoreTokenizerTest, TiesGoToTheLeftmostPair) {
-  const Tokenizer tok = Tokenizer::from_gguf_vocab(spm_vocab({{"a", -10}, {"aa", -1}}));
+  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf_vocab(spm_vocab({{"a", -10}, {"aa", -1}}));
   EXPECT_EQ(tok.encode("aaa"), (Ids{tok.token_id("aa"), tok.token_id("a")}));
   EXPECT_EQ(tok.encode("aaaa"), (Ids{tok.token_id("aa"), tok.token_id("aa")}));
 }
 
 TEST(SpmScoreTokenizerTest, SpacesBecomeSpmSpacesAndMerge) {
-  const Tokenizer tok = Tokenizer::from_gguf_vocab(
+  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf_vocab(
       spm_vocab({{kSp, -10}, {"h", -10}, {"i", -10}, {kSp + "h", -3}, {"hi", -2}, {kSp + "hi", -1}}));
   EXPECT_EQ(tok.encode("hi hi"), (Ids{tok.token_id("hi"), tok.token_id(kSp + "hi")}));
   EXPECT_EQ(tok.encode("  "), (Ids{tok.token_id(kSp), tok.token_id(kSp)}));
@@ -91,7 +91,7 @@ TEST(SpmScoreTokenizerTest, SpacesBecomeSpmSpacesAndMerge) {
 }
 
 TEST(SpmScoreTokenizerTest, AddSpacePrefixOnTheFirstFragmentOnly) {
-  const Tokenizer tok = Tokenizer::from_gguf_vocab(
+  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf_vocab(
       spm_vocab({{kSp, -10}, {"h", -10}, {"i", -10}, {"hi", -2}, {kSp + "hi", -1}, {"<t>", 0, kUserDefined}},
                 /*add_space_prefix=*/true));
   const int64_t space_hi = tok.token_id(kSp + "hi");
@@ -103,7 +103,7 @@ TEST(SpmScoreTokenizerTest, AddSpacePrefixOnTheFirstFragmentOnly) {
 }
 
 TEST(SpmScoreTokenizerTest, ByteFallbackForUnknownCharacters) {
-  const Tokenizer tok = Tokenizer::from_gguf_vocab(spm_vocab({{"a", -10}, {kSp, -10}}));
+  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf_vocab(spm_vocab({{"a", -10}, {kSp, -10}}));
   EXPECT_EQ(tok.encode("a\xC3\xA9"), (Ids{tok.token_id("a"), kFirstByteId + 0xC3, kFirstByteId + 0xA9}));
   EXPECT_EQ(tok.decode(tok.encode("a\xC3\xA9 \xF0\x9F\x91\x8D")), "a\xC3\xA9 \xF0\x9F\x91\x8D");
   // An invalid byte run decodes to one U+FFFD per byte (spec §6.1).
@@ -111,27 +111,28 @@ TEST(SpmScoreTokenizerTest, ByteFallbackForUnknownCharacters) {
 }
 
 TEST(SpmScoreTokenizerTest, UnknownWhenByteTokensAreMissing) {
-  GgufVocab vocab;
+  tokenizer::GgufVocab vocab;
   vocab.model = "llama";
   vocab.tokens = {"<unk>", "a"};
   vocab.scores = {0.0f, -1.0f};
   vocab.token_types = {kUnknown, kNormal};
   vocab.unk = 0;
-  const Tokenizer tok = Tokenizer::from_gguf_vocab(vocab);
+  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf_vocab(vocab);
   EXPECT_EQ(tok.encode("a\xC3\xA9" "a"), (Ids{1, 0, 1}));
   EXPECT_EQ(tok.decode({1, 0}), "a \xE2\x81\x87 ");  // unk renders as " ⁇ ", as SentencePiece does
 }
 
 TEST(SpmScoreTokenizerTest, UserDefinedAtomicControlOnlyWhenParsingSpecials) {
-  const Tokenizer tok = Tokenizer::from_gguf_vocab(
+  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf_vocab(
       spm_vocab({{"a", -10}, {"<", -10}, {">", -10}, {"s", -10}, {"<start_of_turn>", 0, kUserDefined}}));
   const int64_t start = tok.token_id("<start_of_turn>");
   EXPECT_EQ(tok.encode("a<start_of_turn>a"), (Ids{tok.token_id("a"), start, tok.token_id("a")}));
-  EXPECT_EQ(tok.encode("a<start_of_turn>a", SpecialTokens::as_text), (Ids{tok.token_id("a"), start, tok.token_id("a")}));
+  EXPECT_EQ(tok.encode("a<start_of_turn>a", tokenizer::SpecialTokens::as_text),
+            (Ids{tok.token_id("a"), start, tok.token_id("a")}));
   EXPECT_FALSE(tok.is_special(start));
   EXPECT_TRUE(tok.is_special(1));
   EXPECT_EQ(tok.encode("<s>a"), (Ids{1, tok.token_id("a")}));
-  EXPECT_EQ(tok.encode("<s>a", SpecialTokens::as_text),
+  EXPECT_EQ(tok.encode("<s>a", tokenizer::SpecialTokens::as_text),
             (Ids{tok.token_id("<"), tok.token_id("s"), tok.token_id(">"), tok.token_id("a")}));
   EXPECT_EQ(tok.decode({1, tok.token_id("a"), start}), "a<start_of_turn>");
   EXPECT_EQ(tok.decode({1, tok.token_id("a")}, /*skip_special=*/false), "<s>a");
@@ -140,27 +141,31 @@ TEST(SpmScoreTokenizerTest, UserDefinedAtomicControlOnlyWhenParsingSpecials) {
 TEST(SpmScoreTokenizerTest, MergedUnusedPiecesAreResegmented) {
   // "bc" is unused but still merges first; "abc" is a normal piece made from it.
   const std::vector<Piece> pieces = {{"a", -10}, {"b", -10}, {"c", -10}, {"bc", -1, kUnused}, {"abc", -2}};
-  const Tokenizer tok = Tokenizer::from_gguf_vocab(spm_vocab(pieces));
+  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf_vocab(spm_vocab(pieces));
   EXPECT_EQ(tok.encode("abc"), (Ids{tok.token_id("abc")}));
   EXPECT_EQ(tok.encode("bc"), (Ids{tok.token_id("b"), tok.token_id("c")}));
   EXPECT_EQ(tok.encode("bca"), (Ids{tok.token_id("b"), tok.token_id("c"), tok.token_id("a")}));
 }
 
 TEST(SpmScoreTokenizerTest, ControlPiecesAreNotMergeTargets) {
-  const Tokenizer tok = Tokenizer::from_gguf_vocab(spm_vocab({{"x", -10}, {"y", -10}, {"xy", 0, kControl}}));
-  EXPECT_EQ(tok.encode("xy", SpecialTokens::as_text), (Ids{tok.token_id("x"), tok.token_id("y")}));
+  const tokenizer::Tokenizer tok =
+      tokenizer::Tokenizer::from_gguf_vocab(spm_vocab({{"x", -10}, {"y", -10}, {"xy", 0, kControl}}));
+  EXPECT_EQ(tok.encode("xy", tokenizer::SpecialTokens::as_text), (Ids{tok.token_id("x"), tok.token_id("y")}));
 }
 
 TEST(SpmScoreTokenizerTest, BadVocabulariesAreFormatErrors) {
-  GgufVocab vocab = spm_vocab({{"a", -1}});
+  tokenizer::GgufVocab vocab = spm_vocab({{"a", -1}});
   vocab.scores.pop_back();
-  ASSERT_THROWS_WITH(Tokenizer::from_gguf_vocab(vocab), FormatError, "tokenizer.ggml.scores: expected 260 entries");
-  GgufVocab bert = spm_vocab({});
+  ASSERT_THROWS_WITH(tokenizer::Tokenizer::from_gguf_vocab(vocab), FormatError,
+                     "tokenizer.ggml.scores: expected 260 entries");
+  tokenizer::GgufVocab bert = spm_vocab({});
   bert.model = "bert";
-  ASSERT_THROWS_WITH(Tokenizer::from_gguf_vocab(bert), FormatError, "tokenizer.ggml.model: \"bert\" is not supported");
-  GgufVocab empty;
+  ASSERT_THROWS_WITH(tokenizer::Tokenizer::from_gguf_vocab(bert), FormatError,
+                     "tokenizer.ggml.model: \"bert\" is not supported");
+  tokenizer::GgufVocab empty;
   empty.model = "llama";
-  ASSERT_THROWS_WITH(Tokenizer::from_gguf_vocab(empty), FormatError, "tokenizer.ggml.tokens: expected a non-empty");
+  ASSERT_THROWS_WITH(tokenizer::Tokenizer::from_gguf_vocab(empty), FormatError,
+                     "tokenizer.ggml.tokens: expected a non-empty");
 }
 
 // --- SmolLM2 golden ids --------------------------------------------------------
@@ -172,9 +177,9 @@ json read_fixture(const std::string& name) {
   return json::parse(in);
 }
 
-GgufVocab smollm2_vocab() {
+tokenizer::GgufVocab smollm2_vocab() {
   const json fixture = read_fixture("smollm2_vocab.json");
-  GgufVocab vocab;
+  tokenizer::GgufVocab vocab;
   vocab.model = fixture.at("model").get<std::string>();
   vocab.pre = fixture.at("pre").get<std::string>();
   vocab.tokens = fixture.at("tokens").get<std::vector<std::string>>();
@@ -190,7 +195,7 @@ GgufVocab smollm2_vocab() {
 }
 
 // SmolLM2's tokenizer.json shape, rebuilt from the GGUF vocabulary.
-json smollm2_tokenizer_json(const GgufVocab& vocab) {
+json smollm2_tokenizer_json(const tokenizer::GgufVocab& vocab) {
   json token_ids = json::object();
   json added = json::array();
   for (size_t id = 0; id < vocab.tokens.size(); ++id) {
@@ -211,11 +216,11 @@ json smollm2_tokenizer_json(const GgufVocab& vocab) {
 }
 
 TEST(SmolLM2GoldenTest, GgufVocabMatchesTheTokenizersLibrary) {
-  const GgufVocab vocab = smollm2_vocab();
+  const tokenizer::GgufVocab vocab = smollm2_vocab();
   ASSERT_EQ(vocab.model, "gpt2");
   ASSERT_EQ(vocab.pre, "smollm");
-  const Tokenizer from_gguf = Tokenizer::from_gguf_vocab(vocab);
-  const Tokenizer from_json = testing::load_tokenizer_json(smollm2_tokenizer_json(vocab));
+  const tokenizer::Tokenizer from_gguf = tokenizer::Tokenizer::from_gguf_vocab(vocab);
+  const tokenizer::Tokenizer from_json = testing::load_tokenizer_json(smollm2_tokenizer_json(vocab));
   EXPECT_EQ(from_gguf.vocab_size(), 49152);
   const json golden = read_fixture("smollm2_token_ids.json");
   const json& cases = golden.at("cases");
@@ -223,8 +228,9 @@ TEST(SmolLM2GoldenTest, GgufVocabMatchesTheTokenizersLibrary) {
   size_t n_round_trips = 0;
   for (const json& item : cases) {
     const std::string text = item.at("text").get<std::string>();
-    const SpecialTokens specials =
-        item.at("specials").get<std::string>() == "parse" ? SpecialTokens::parse : SpecialTokens::as_text;
+    const tokenizer::SpecialTokens specials = item.at("specials").get<std::string>() == "parse"
+                                                  ? tokenizer::SpecialTokens::parse
+                                                  : tokenizer::SpecialTokens::as_text;
     const Ids expected = item.at("ids").get<Ids>();
     const Ids ids = from_gguf.encode(text, specials);
     EXPECT_EQ(ids, expected) << "gguf: " << json(text).dump();
@@ -246,10 +252,10 @@ TEST(SmolLM2GoldenTest, GgufVocabMatchesTheTokenizersLibrary) {
 // The Gemma 3 270M GGUF vocabulary with only the pieces the golden strings can
 // reach; every other id is an inert placeholder no input contains, which
 // leaves score-ordered merging unchanged (it only looks up substrings).
-GgufVocab gemma3_vocab() {
+tokenizer::GgufVocab gemma3_vocab() {
   const json fixture = read_fixture("gemma3_spm_vocab_subset.json");
   const auto size = fixture.at("size").get<size_t>();
-  GgufVocab vocab;
+  tokenizer::GgufVocab vocab;
   vocab.model = "llama";
   vocab.unk = fixture.at("unk").get<int64_t>();
   vocab.add_space_prefix = fixture.at("add_space_prefix").get<bool>();
@@ -267,7 +273,7 @@ GgufVocab gemma3_vocab() {
 }
 
 TEST(Gemma3GoldenTest, ScoreMergesMatchTheSentencePieceLibrary) {
-  const Tokenizer tok = Tokenizer::from_gguf_vocab(gemma3_vocab());
+  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf_vocab(gemma3_vocab());
   EXPECT_EQ(tok.vocab_size(), 262144);
   const json golden = read_fixture("gemma3_spm_token_ids.json");
   const json& cases = golden.at("cases");
@@ -276,8 +282,9 @@ TEST(Gemma3GoldenTest, ScoreMergesMatchTheSentencePieceLibrary) {
   for (const json& item : cases) {
     const std::string text = item.at("text").get<std::string>();
     // as_text: SentencePiece itself; parse: control tokens split out first (HF's added tokens).
-    const SpecialTokens specials =
-        item.at("specials").get<std::string>() == "parse" ? SpecialTokens::parse : SpecialTokens::as_text;
+    const tokenizer::SpecialTokens specials = item.at("specials").get<std::string>() == "parse"
+                                                  ? tokenizer::SpecialTokens::parse
+                                                  : tokenizer::SpecialTokens::as_text;
     const Ids ids = tok.encode(text, specials);
     EXPECT_EQ(ids, item.at("ids").get<Ids>()) << json(text).dump();
     EXPECT_EQ(tok.decode(item.at("ids").get<Ids>()), item.at("decoded").get<std::string>()) << json(text).dump();

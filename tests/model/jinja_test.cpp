@@ -3,8 +3,8 @@
 // trim_blocks=True, lstrip_blocks=True) and HF's tojson/raise_exception.
 #include <gtest/gtest.h>
 
-#include "abliterate/common/error.hpp"
 #include "abliterate/chat/jinja/template.hpp"
+#include "abliterate/common/error.hpp"
 #include "support/throws_with.hpp"
 
 namespace abliterate::model::jinja {

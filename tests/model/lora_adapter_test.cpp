@@ -8,10 +8,10 @@
 #include <torch/torch.h>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/lora_adapter.hpp"
-#include "abliterate/model/model.hpp"
 #include "abliterate/formats/safetensors_reader.hpp"
 #include "abliterate/formats/safetensors_writer.hpp"
+#include "abliterate/model/lora_adapter.hpp"
+#include "abliterate/model/model.hpp"
 #include "model/model_test_support.hpp"
 #include "support/throws_with.hpp"
 
@@ -47,10 +47,10 @@ std::string peft_key(const std::string& module, const char* matrix) {
 }
 
 // Random A [r, in] and B [out, r] for each (module, out, in), seeded.
-std::vector<NamedTensor> random_lora(const std::vector<std::tuple<std::string, int64_t, int64_t>>& modules,
+std::vector<formats::NamedTensor> random_lora(const std::vector<std::tuple<std::string, int64_t, int64_t>>& modules,
                                      uint64_t seed) {
   torch::manual_seed(seed);
-  std::vector<NamedTensor> tensors;
+  std::vector<formats::NamedTensor> tensors;
   for (const auto& [module, out, in] : modules) {
     tensors.push_back({peft_key(module, "A"), torch::randn({kRank, in}) * 0.1});
     tensors.push_back({peft_key(module, "B"), torch::randn({out, kRank}) * 0.1});
@@ -59,10 +59,10 @@ std::vector<NamedTensor> random_lora(const std::vector<std::tuple<std::string, i
 }
 
 void write_adapter(const std::filesystem::path& folder, const nlohmann::json& config,
-                   const std::vector<NamedTensor>& tensors) {
+                   const std::vector<formats::NamedTensor>& tensors) {
   std::filesystem::create_directories(folder);
   std::ofstream(folder / kAdapterConfigFile) << config.dump(2);
-  write_safetensors(folder / kAdapterWeightsFile, tensors);
+  formats::write_safetensors(folder / kAdapterWeightsFile, tensors);
 }
 
 // The tiny Gemma 3 model (hidden 64, 2 heads of 32, MLP 128): three modules of two layers.
@@ -73,26 +73,27 @@ const std::vector<std::tuple<std::string, int64_t, int64_t>> kModules = {
 };
 
 // The tiny model folder with `tensors` merged by hand: W + scale·B·A in float64.
-void write_hand_merged(const std::filesystem::path& folder, const std::vector<NamedTensor>& lora, double scale) {
+void write_hand_merged(const std::filesystem::path& folder, const std::vector<formats::NamedTensor>& lora,
+                       double scale) {
   std::filesystem::create_directories(folder);
   for (const auto& entry : std::filesystem::directory_iterator(tiny_model_folder())) {
     std::filesystem::copy_file(entry.path(), folder / entry.path().filename());
   }
-  const SafetensorsReader base = SafetensorsReader::open(tiny_model_folder() / "model.safetensors");
+  const formats::SafetensorsReader base = formats::SafetensorsReader::open(tiny_model_folder() / "model.safetensors");
   std::map<std::string, torch::Tensor> delta;
   for (size_t i = 0; i < lora.size(); i += 2) {
     const std::string& key = lora[i].name;  // base_model.model.<module>.lora_A.weight
     const std::string module = key.substr(17, key.size() - 17 - std::string(".lora_A.weight").size());
     delta[module + ".weight"] = torch::mm(lora[i + 1].tensor.to(torch::kFloat64), lora[i].tensor.to(torch::kFloat64));
   }
-  std::vector<NamedTensor> merged;
-  for (const SafetensorsTensorInfo& info : base.tensors()) {
+  std::vector<formats::NamedTensor> merged;
+  for (const formats::SafetensorsTensorInfo& info : base.tensors()) {
     torch::Tensor weight = base.read(info.name).to(torch::kFloat64);
     if (delta.count(info.name)) weight = weight + scale * delta.at(info.name);
     merged.push_back({info.name, weight.to(torch::kFloat32)});
   }
   std::filesystem::remove(folder / "model.safetensors");
-  write_safetensors(folder / "model.safetensors", merged);
+  formats::write_safetensors(folder / "model.safetensors", merged);
 }
 
 torch::Tensor first_token_logits(const Model& model) {
@@ -103,7 +104,7 @@ torch::Tensor first_token_logits(const Model& model) {
 
 TEST(LoraAdapterTest, MergeEqualsHandMergedModel) {
   const TempDir dir("lora_merge");
-  const std::vector<NamedTensor> lora = random_lora(kModules, 7);
+  const std::vector<formats::NamedTensor> lora = random_lora(kModules, 7);
   write_adapter(dir.path() / "adapter", adapter_config(), lora);
   write_hand_merged(dir.path() / "merged", lora, /*scale=*/8.0 / kRank);
 
@@ -127,7 +128,7 @@ TEST(LoraAdapterTest, MergeEqualsHandMergedModel) {
 
 TEST(LoraAdapterTest, RsLoraScalesByTheSquareRootOfTheRank) {
   const TempDir dir("lora_rslora");
-  const std::vector<NamedTensor> lora = random_lora({{"model.layers.1.mlp.down_proj", 64, 128}}, 11);
+  const std::vector<formats::NamedTensor> lora = random_lora({{"model.layers.1.mlp.down_proj", 64, 128}}, 11);
   write_adapter(dir.path() / "adapter", adapter_config({{"use_rslora", true}, {"lora_alpha", 6}}), lora);
   LoadOptions options;
   options.adapter = dir.path() / "adapter";
@@ -141,7 +142,7 @@ TEST(LoraAdapterTest, RsLoraScalesByTheSquareRootOfTheRank) {
 
 // Loads the tiny model with an adapter of `config` and `tensors`, expecting a FormatError or IoError
 // whose message holds each of `parts`.
-void expect_refused(const nlohmann::json& config, const std::vector<NamedTensor>& tensors,
+void expect_refused(const nlohmann::json& config, const std::vector<formats::NamedTensor>& tensors,
                     const std::vector<std::string>& parts) {
   const TempDir dir("lora_bad");
   write_adapter(dir.path() / "adapter", config, tensors);
@@ -156,7 +157,7 @@ void expect_refused(const nlohmann::json& config, const std::vector<NamedTensor>
 }
 
 TEST(LoraAdapterTest, RefusesDoraAndOtherVariantsNamingTheKey) {
-  const std::vector<NamedTensor> lora = random_lora(kModules, 1);
+  const std::vector<formats::NamedTensor> lora = random_lora(kModules, 1);
   expect_refused(adapter_config({{"use_dora", true}}), lora, {"adapter_config.json", "'use_dora'", "DoRA"});
   expect_refused(adapter_config({{"peft_type", "IA3"}}), lora, {"adapter_config.json", "'peft_type'", "IA3"});
   expect_refused(adapter_config({{"fan_in_fan_out", true}}), lora, {"adapter_config.json", "'fan_in_fan_out'"});
@@ -165,7 +166,7 @@ TEST(LoraAdapterTest, RefusesDoraAndOtherVariantsNamingTheKey) {
                  {"adapter_config.json", "'alpha_pattern'"});
   expect_refused(adapter_config({{"r", 0}}), lora, {"adapter_config.json", "'r'"});
   // A DoRA magnitude vector in the weights, whatever the config says.
-  std::vector<NamedTensor> with_magnitude = lora;
+  std::vector<formats::NamedTensor> with_magnitude = lora;
   const std::string magnitude_key = "base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector";
   with_magnitude.push_back({magnitude_key, torch::ones({64, 1})});
   expect_refused(adapter_config(), with_magnitude, {"adapter_model.safetensors", "'" + magnitude_key + "'"});
@@ -189,11 +190,11 @@ TEST(LoraAdapterTest, RefusesWrongBaseShapesNamingTheKeys) {
                  {"adapter_model.safetensors", "'base_model.model.model.layers.1.mlp.down_proj.lora_A.weight' [4, 96]",
                   "'model.layers.1.mlp.down_proj.weight' is [64, 128]"});
   // A and B of different ranks.
-  std::vector<NamedTensor> mismatched = random_lora({{"model.layers.1.mlp.down_proj", 64, 128}}, 3);
+  std::vector<formats::NamedTensor> mismatched = random_lora({{"model.layers.1.mlp.down_proj", 64, 128}}, 3);
   mismatched[1].tensor = torch::zeros({64, kRank + 1});
   expect_refused(adapter_config(), mismatched, {"adapter_model.safetensors", "the ranks differ"});
   // An A without its B.
-  std::vector<NamedTensor> lonely = random_lora({{"model.layers.1.mlp.down_proj", 64, 128}}, 3);
+  std::vector<formats::NamedTensor> lonely = random_lora({{"model.layers.1.mlp.down_proj", 64, 128}}, 3);
   lonely.pop_back();
   expect_refused(adapter_config(), lonely,
                  {"adapter_model.safetensors", "'base_model.model.model.layers.1.mlp.down_proj.lora_A.weight' has no "
@@ -210,7 +211,7 @@ TEST(LoraAdapterTest, RefusesMissingFilesNamingThem) {
   options.adapter = dir.path() / "half";
   ASSERT_THROWS_WITH(Model::load(tiny_model_folder(), options), IoError, "adapter_model.safetensors: no such file");
   std::filesystem::remove(dir.path() / "half" / kAdapterConfigFile);
-  write_safetensors(dir.path() / "half" / kAdapterWeightsFile, random_lora(kModules, 4));
+  formats::write_safetensors(dir.path() / "half" / kAdapterWeightsFile, random_lora(kModules, 4));
   ASSERT_THROWS_WITH(Model::load(tiny_model_folder(), options), IoError, "adapter_config.json: no such file");
   // A truncated weights file is a format error naming it.
   std::ofstream(dir.path() / "half" / kAdapterConfigFile) << adapter_config().dump();

@@ -10,9 +10,9 @@
 #include <torch/torch.h>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/model/model.hpp"
 #include "abliterate/formats/safetensors_reader.hpp"
 #include "abliterate/formats/safetensors_writer.hpp"
+#include "abliterate/model/model.hpp"
 #include "abliterate/model/tiny_model.hpp"
 #include "model/model_test_support.hpp"
 #include "support/throws_with.hpp"
@@ -31,7 +31,7 @@ const Model& tiny_model() {
 
 // --- An independent reference: one sequence, one position at a time, float64 ---
 
-torch::Tensor ref_weight(const SafetensorsReader& file, const std::string& name) {
+torch::Tensor ref_weight(const formats::SafetensorsReader& file, const std::string& name) {
   return file.read(name).to(torch::kFloat64);
 }
 
@@ -59,7 +59,8 @@ struct Reference {
 };
 
 Reference reference_forward(const ModelConfig& c, const std::vector<int64_t>& ids) {
-  const SafetensorsReader file = SafetensorsReader::open(testing::tiny_model_folder() / "model.safetensors");
+  const formats::SafetensorsReader file =
+      formats::SafetensorsReader::open(testing::tiny_model_folder() / "model.safetensors");
   const auto w = [&](const std::string& name) { return ref_weight(file, name); };
   const auto n_positions = static_cast<int64_t>(ids.size());
   const torch::Tensor embed = w("model.embed_tokens.weight");
@@ -173,7 +174,8 @@ TEST(ModelTest, HiddenStatesFollowTheHfLayout) {
   ASSERT_EQ(out.hidden.sizes(), (std::vector<int64_t>{1, c.n_layers + 1, c.hidden_size}));
   EXPECT_EQ(out.hidden.scalar_type(), torch::kFloat32);
   EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{1, c.vocab_size}));
-  const SafetensorsReader file = SafetensorsReader::open(testing::tiny_model_folder() / "model.safetensors");
+  const formats::SafetensorsReader file =
+      formats::SafetensorsReader::open(testing::tiny_model_folder() / "model.safetensors");
   const torch::Tensor embed = file.read("model.embed_tokens.weight");  // float32 [V, d]
   // Entry 0: the scaled embedding of the last token.
   EXPECT_TRUE(torch::allclose(out.hidden[0][0], embed[ids.back()] * std::sqrt(64.0f), 1e-6, 1e-6));
@@ -318,7 +320,8 @@ TEST(ModelTest, RowStopFunctionStopsOneRowEarly) {
 
 TEST(ModelTest, ProjectionWeightsAreFloat32Copies) {
   const Model& model = tiny_model();
-  const SafetensorsReader file = SafetensorsReader::open(testing::tiny_model_folder() / "model.safetensors");
+  const formats::SafetensorsReader file =
+      formats::SafetensorsReader::open(testing::tiny_model_folder() / "model.safetensors");
   const torch::Tensor o_proj = model.projection_weight(Projection::attn_o_proj, 3);
   const torch::Tensor down_proj = model.projection_weight(Projection::mlp_down_proj, 0);
   EXPECT_EQ(o_proj.sizes(), (std::vector<int64_t>{64, 64}));
@@ -343,17 +346,18 @@ TEST(ModelTest, Bfloat16LoadRunsAndStaysClose) {
 // --- Load errors ---
 
 // A copy of the tiny folder whose safetensors holds `tensors` instead.
-std::filesystem::path folder_with_weights(const TempDir& dir, const std::vector<NamedTensor>& tensors) {
+std::filesystem::path folder_with_weights(const TempDir& dir, const std::vector<formats::NamedTensor>& tensors) {
   const auto folder = dir.path() / "model";
   std::filesystem::copy(testing::tiny_model_folder(), folder);
   std::filesystem::remove(folder / "model.safetensors");
-  write_safetensors(folder / "model.safetensors", tensors);
+  formats::write_safetensors(folder / "model.safetensors", tensors);
   return folder;
 }
 
-std::vector<NamedTensor> tiny_tensors() {
-  const SafetensorsReader file = SafetensorsReader::open(testing::tiny_model_folder() / "model.safetensors");
-  std::vector<NamedTensor> tensors;
+std::vector<formats::NamedTensor> tiny_tensors() {
+  const formats::SafetensorsReader file =
+      formats::SafetensorsReader::open(testing::tiny_model_folder() / "model.safetensors");
+  std::vector<formats::NamedTensor> tensors;
   for (const auto& info : file.tensors()) tensors.push_back({info.name, file.read(info.name)});
   return tensors;
 }
@@ -376,8 +380,8 @@ TEST(ModelLoadTest, MissingWeightsFileIsIoErrorNamingIt) {
 
 TEST(ModelLoadTest, MissingTensorIsNamed) {
   TempDir dir("load_missing_tensor");
-  std::vector<NamedTensor> tensors = tiny_tensors();
-  std::erase_if(tensors, [](const NamedTensor& t) { return t.name == "model.layers.2.mlp.up_proj.weight"; });
+  std::vector<formats::NamedTensor> tensors = tiny_tensors();
+  std::erase_if(tensors, [](const formats::NamedTensor& t) { return t.name == "model.layers.2.mlp.up_proj.weight"; });
   const auto folder = folder_with_weights(dir, tensors);
   ASSERT_THROWS_WITH(Model::load(folder, LoadOptions{}), FormatError,
                      "tensor 'model.layers.2.mlp.up_proj.weight' is missing (expected shape [128, 64])");
@@ -385,7 +389,7 @@ TEST(ModelLoadTest, MissingTensorIsNamed) {
 
 TEST(ModelLoadTest, WrongShapeSaysExpectedAndGot) {
   TempDir dir("load_wrong_shape");
-  std::vector<NamedTensor> tensors = tiny_tensors();
+  std::vector<formats::NamedTensor> tensors = tiny_tensors();
   for (auto& t : tensors) {
     if (t.name == "model.layers.1.self_attn.o_proj.weight") t.tensor = t.tensor.t().contiguous().narrow(0, 0, 32);
   }
@@ -396,7 +400,7 @@ TEST(ModelLoadTest, WrongShapeSaysExpectedAndGot) {
 
 TEST(ModelLoadTest, UnusedTensorIsRejected) {
   TempDir dir("load_extra_tensor");
-  std::vector<NamedTensor> tensors = tiny_tensors();
+  std::vector<formats::NamedTensor> tensors = tiny_tensors();
   tensors.push_back({"model.layers.4.mlp.up_proj.weight", torch::zeros({128, 64})});
   const auto folder = folder_with_weights(dir, tensors);
   ASSERT_THROWS_WITH(Model::load(folder, LoadOptions{}), FormatError,

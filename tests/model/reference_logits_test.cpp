@@ -23,8 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "abliterate/model/model.hpp"
 #include "abliterate/formats/safetensors_reader.hpp"
+#include "abliterate/model/model.hpp"
 #include "abliterate/model/tiny_model.hpp"
 #include "model/model_test_support.hpp"
 
@@ -48,7 +48,7 @@ ReferenceFixture read_reference(const std::string& name) {
   EXPECT_TRUE(in.good()) << "cannot open " << (dir / (name + ".json"));
   ReferenceFixture fixture;
   fixture.document = json::parse(in);
-  const SafetensorsReader tensors = SafetensorsReader::open(dir / (name + ".safetensors"));
+  const formats::SafetensorsReader tensors = formats::SafetensorsReader::open(dir / (name + ".safetensors"));
   fixture.logits = tensors.read("logits");
   fixture.hidden = tensors.read("hidden_states");
   return fixture;

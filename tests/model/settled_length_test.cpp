@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "abliterate/tokenizer/byte_level.hpp"
 #include "abliterate/model/model.hpp"
+#include "abliterate/tokenizer/byte_level.hpp"
 #include "model/model_test_support.hpp"
 
 namespace abliterate::model {
@@ -19,11 +19,11 @@ namespace {
 
 // Ids of single bytes as the tokenizer spells them: "<0xNN>" pieces for byte
 // fallback, the byte's own character for byte-level vocabularies.
-std::vector<int64_t> byte_piece_ids(const Tokenizer& tokenizer) {
+std::vector<int64_t> byte_piece_ids(const tokenizer::Tokenizer& tokenizer) {
   std::vector<int64_t> ids;
   for (int byte = 0; byte < 256; ++byte) {
     int64_t id = tokenizer.token_id(fmt::format("<0x{:02X}>", byte));
-    if (id < 0) id = tokenizer.token_id(byte_level_encode(std::string(1, static_cast<char>(byte))));
+    if (id < 0) id = tokenizer.token_id(tokenizer::byte_level_encode(std::string(1, static_cast<char>(byte))));
     if (id >= 0) ids.push_back(id);
   }
   return ids;
@@ -31,7 +31,7 @@ std::vector<int64_t> byte_piece_ids(const Tokenizer& tokenizer) {
 
 // Checks the prefix property on `n_cases` random sequences and continuations;
 // returns how many sequences had an unsettled tail.
-int check_settled_prefixes(const Tokenizer& tokenizer, int n_cases) {
+int check_settled_prefixes(const tokenizer::Tokenizer& tokenizer, int n_cases) {
   const std::vector<int64_t> bytes = byte_piece_ids(tokenizer);
   EXPECT_GE(bytes.size(), 200u);  // byte-level vocabularies may lack bytes UTF-8 never uses
   std::mt19937_64 rng(7);
@@ -72,7 +72,7 @@ std::unique_ptr<Model> load_real(const char* file) {
 
 TEST(SettledLengthTest, ByteFallbackRunIsUnsettledUntilAnotherTokenEndsIt) {
   const std::unique_ptr<Model> model = Model::load(testing::tiny_model_folder(), LoadOptions{});
-  const Tokenizer& tokenizer = model->tokenizer();
+  const tokenizer::Tokenizer& tokenizer = model->tokenizer();
   const int64_t tab = tokenizer.token_id("<0x09>");
   const int64_t continuation = tokenizer.token_id("<0x80>");
   ASSERT_GE(tab, 0);
@@ -97,10 +97,10 @@ TEST(SettledLengthTest, SentencePieceFromGgufGemma3) {
 
 TEST(SettledLengthTest, ByteLevelFromGgufSmolLM2) {
   const std::unique_ptr<Model> model = load_real("SmolLM2-135M-Instruct.Q4_1.gguf");
-  const Tokenizer& tokenizer = model->tokenizer();
+  const tokenizer::Tokenizer& tokenizer = model->tokenizer();
   // "€" is three bytes; two of them are not a character yet.
-  const int64_t e2 = tokenizer.token_id(byte_level_encode("\xE2"));
-  const int64_t x82 = tokenizer.token_id(byte_level_encode("\x82"));
+  const int64_t e2 = tokenizer.token_id(tokenizer::byte_level_encode("\xE2"));
+  const int64_t x82 = tokenizer.token_id(tokenizer::byte_level_encode("\x82"));
   ASSERT_GE(e2, 0);
   ASSERT_GE(x82, 0);
   EXPECT_EQ(tokenizer.settled_length({e2, x82}), 0u);

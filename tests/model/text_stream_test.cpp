@@ -5,8 +5,8 @@
 namespace abliterate::model {
 namespace {
 
-TEST(TextStream, PrintsOnlyTheNewText) {
-  TextStream stream;
+TEST(tokenizer::TextStream, PrintsOnlyTheNewText) {
+  tokenizer::TextStream stream;
   EXPECT_EQ(stream.advance("Hel"), "Hel");
   EXPECT_EQ(stream.advance("Hello"), "lo");
   EXPECT_EQ(stream.advance("Hello"), "");
@@ -14,8 +14,8 @@ TEST(TextStream, PrintsOnlyTheNewText) {
   EXPECT_EQ(stream.printed(), "Hello!");
 }
 
-TEST(TextStream, HoldsBackATruncatedUtf8Character) {
-  TextStream stream;
+TEST(tokenizer::TextStream, HoldsBackATruncatedUtf8Character) {
+  tokenizer::TextStream stream;
   // "é" is C3 A9; "😀" is F0 9F 98 80.
   EXPECT_EQ(stream.advance("caf\xC3"), "caf");
   EXPECT_EQ(stream.advance("caf\xC3\xA9 \xF0\x9F"), "\xC3\xA9 ");
@@ -24,8 +24,8 @@ TEST(TextStream, HoldsBackATruncatedUtf8Character) {
   EXPECT_EQ(stream.printed(), "caf\xC3\xA9 \xF0\x9F\x98\x80");
 }
 
-TEST(TextStream, HoldsBackReplacementCharactersUntilTheEnd) {
-  TextStream stream;
+TEST(tokenizer::TextStream, HoldsBackReplacementCharactersUntilTheEnd) {
+  tokenizer::TextStream stream;
   // Byte fallback decodes a lone lead byte to U+FFFD (EF BF BD) until its continuation arrives.
   EXPECT_EQ(stream.advance("a\xEF\xBF\xBD"), "a");
   EXPECT_EQ(stream.advance("a\xC3\xA9"), "\xC3\xA9");
@@ -34,8 +34,8 @@ TEST(TextStream, HoldsBackReplacementCharactersUntilTheEnd) {
   EXPECT_EQ(stream.finish("a\xC3\xA9 b\xEF\xBF\xBD\xEF\xBF\xBD"), "\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
-TEST(TextStream, WaitsWhileTheDecodedTextRewritesWhatWasPrinted) {
-  TextStream stream;
+TEST(tokenizer::TextStream, WaitsWhileTheDecodedTextRewritesWhatWasPrinted) {
+  tokenizer::TextStream stream;
   EXPECT_EQ(stream.advance(" Hi"), " Hi");
   EXPECT_EQ(stream.advance("Hi there"), "");  // no longer extends " Hi"
   EXPECT_EQ(stream.finish(" Hi there"), " there");

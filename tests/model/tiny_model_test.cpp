@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include "abliterate/model/model_config.hpp"
 #include "abliterate/formats/safetensors_reader.hpp"
+#include "abliterate/model/model_config.hpp"
 #include "abliterate/model/tiny_model.hpp"
 #include "abliterate/tokenizer/tokenizer.hpp"
 #include "model/model_test_support.hpp"
@@ -42,7 +42,7 @@ TEST(TinyModelTest, OtherSeedChangesOnlyTheWeights) {
 TEST(TinyModelTest, ConfigMatchesOptionsAndTokenizer) {
   const auto& folder = testing::tiny_model_folder();
   const ModelConfig config = ModelConfig::from_hf_folder(folder);
-  const Tokenizer tokenizer = Tokenizer::from_tokenizer_json(folder / "tokenizer.json");
+  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_tokenizer_json(folder / "tokenizer.json");
   EXPECT_EQ(config.hidden_size, 64);
   EXPECT_EQ(config.intermediate_size, 128);
   EXPECT_EQ(config.n_layers, 4);
@@ -61,7 +61,7 @@ TEST(TinyModelTest, ConfigMatchesOptionsAndTokenizer) {
   // A few hundred learned merges on top of the 7 added, 256 byte and 95 character tokens.
   EXPECT_GT(tokenizer.vocab_size(), 358 + 200);
 
-  const SafetensorsReader weights = SafetensorsReader::open(folder / "model.safetensors");
+  const formats::SafetensorsReader weights = formats::SafetensorsReader::open(folder / "model.safetensors");
   EXPECT_EQ(weights.find("model.embed_tokens.weight")->shape, (std::vector<int64_t>{config.vocab_size, 64}));
   EXPECT_EQ(weights.tensors().size(), 2u + 13u * 4u);
   // Norm weights are centred on 0 (gain 1 + w), not on 1.
@@ -99,7 +99,7 @@ TEST_P(TinyFamilyTest, ConfigNamesTheFamilyAndItsChatTokens) {
   TempDir dir("tiny_family_config");
   write_tiny_model(dir.path() / "m", TinyModelOptions::for_family(GetParam()));
   const ModelConfig config = ModelConfig::from_hf_folder(dir.path() / "m");
-  const Tokenizer tokenizer = Tokenizer::from_tokenizer_json(dir.path() / "m" / "tokenizer.json");
+  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_tokenizer_json(dir.path() / "m" / "tokenizer.json");
   EXPECT_EQ(config.architecture, GetParam());
   EXPECT_EQ(config.hidden_size, 64);
   EXPECT_EQ(config.n_layers, 3);
@@ -113,8 +113,8 @@ TEST_P(TinyFamilyTest, ConfigNamesTheFamilyAndItsChatTokens) {
   // The Gemma-style ids 0..6 are kept; the family's tokens come after the merges.
   EXPECT_EQ(tokenizer.token_id("<0x00>"), kTinyFirstByteId);
   EXPECT_GT(end_id, 358 + 200);
-  EXPECT_EQ(tokenizer.encode(end_of_turn, SpecialTokens::parse), std::vector<int64_t>{end_id});
-  const SafetensorsReader weights = SafetensorsReader::open(dir.path() / "m" / "model.safetensors");
+  EXPECT_EQ(tokenizer.encode(end_of_turn, tokenizer::SpecialTokens::parse), std::vector<int64_t>{end_id});
+  const formats::SafetensorsReader weights = formats::SafetensorsReader::open(dir.path() / "m" / "model.safetensors");
   // Llama-style norm weights are centred on 1 (gain w).
   EXPECT_NEAR(weights.read("model.norm.weight").mean().item<float>(), 1.0f, 0.1f);
   EXPECT_EQ(weights.find("lm_head.weight") != nullptr, !config.tie_word_embeddings);

@@ -17,8 +17,9 @@ namespace {
 using nlohmann::json;
 using testing::TempDir;
 
-const Tokenizer& tiny_tokenizer() {
-  static const Tokenizer tokenizer = Tokenizer::from_tokenizer_json(testing::tiny_model_folder() / "tokenizer.json");
+const tokenizer::Tokenizer& tiny_tokenizer() {
+  static const tokenizer::Tokenizer tokenizer =
+      tokenizer::Tokenizer::from_tokenizer_json(testing::tiny_model_folder() / "tokenizer.json");
   return tokenizer;
 }
 
@@ -37,14 +38,14 @@ json toy_tokenizer(const json& merges, bool byte_fallback = false, bool fuse_unk
                 {"merges", merges}}}};
 }
 
-Tokenizer load(const TempDir& dir, const json& document) {
+tokenizer::Tokenizer load(const TempDir& dir, const json& document) {
   const auto path = dir.path() / "tokenizer.json";
   testing::write_bytes(path, document.dump());
-  return Tokenizer::from_tokenizer_json(path);
+  return tokenizer::Tokenizer::from_tokenizer_json(path);
 }
 
 TEST(TokenizerTest, CommonWordsAreSingleTokens) {
-  const Tokenizer& tok = tiny_tokenizer();
+  const tokenizer::Tokenizer& tok = tiny_tokenizer();
   for (const char* word : {" the", " how", " write", " and"}) {
     const std::vector<int64_t> ids = tok.encode(word);
     ASSERT_EQ(ids.size(), 1u) << word;
@@ -53,13 +54,13 @@ TEST(TokenizerTest, CommonWordsAreSingleTokens) {
 }
 
 TEST(TokenizerTest, AsciiRoundTrip) {
-  const Tokenizer& tok = tiny_tokenizer();
+  const tokenizer::Tokenizer& tok = tiny_tokenizer();
   const std::string text = "Hello, world! How do I write a story?\n  Two spaces,\ta tab and ~{}|` too.";
   EXPECT_EQ(tok.decode(tok.encode(text)), text);
 }
 
 TEST(TokenizerTest, NonAsciiTextRoundTripsThroughByteFallback) {
-  const Tokenizer& tok = tiny_tokenizer();
+  const tokenizer::Tokenizer& tok = tiny_tokenizer();
   const std::string text = "Gr\xC3\xBC\xC3\x9F" "e, \xE6\x97\xA5\xE6\x9C\xAC and \xF0\x9F\x91\x8D!";  // Grüße, 日本 and 👍!
   EXPECT_EQ(tok.decode(tok.encode(text)), text);
   // "é" is not in the vocab: its two UTF-8 bytes become <0xC3> <0xA9>.
@@ -67,21 +68,21 @@ TEST(TokenizerTest, NonAsciiTextRoundTripsThroughByteFallback) {
 }
 
 TEST(TokenizerTest, InvalidByteRunsDecodeToReplacementCharacters) {
-  const Tokenizer& tok = tiny_tokenizer();
+  const tokenizer::Tokenizer& tok = tiny_tokenizer();
   // A lone continuation byte, then "A": one U+FFFD for the bad byte.
   EXPECT_EQ(tok.decode({kTinyFirstByteId + 0x80, tok.token_id("A")}), "\xEF\xBF\xBD" "A");
 }
 
 TEST(TokenizerTest, SpecialTokensParsedOrKeptAsText) {
-  const Tokenizer& tok = tiny_tokenizer();
+  const tokenizer::Tokenizer& tok = tiny_tokenizer();
   const std::string text = "<start_of_turn>user\nHi<end_of_turn>";
-  const std::vector<int64_t> parsed = tok.encode(text, SpecialTokens::parse);
+  const std::vector<int64_t> parsed = tok.encode(text, tokenizer::SpecialTokens::parse);
   ASSERT_GE(parsed.size(), 4u);
   EXPECT_EQ(parsed.front(), kTinyStartOfTurnId);
   EXPECT_EQ(parsed.back(), kTinyEndOfTurnId);
   EXPECT_NE(std::find(parsed.begin(), parsed.end(), kTinyNewlineId), parsed.end());
 
-  const std::vector<int64_t> as_text = tok.encode(text, SpecialTokens::as_text);
+  const std::vector<int64_t> as_text = tok.encode(text, tokenizer::SpecialTokens::as_text);
   EXPECT_EQ(std::find(as_text.begin(), as_text.end(), kTinyStartOfTurnId), as_text.end());
   EXPECT_EQ(std::find(as_text.begin(), as_text.end(), kTinyEndOfTurnId), as_text.end());
   // "\n" is an added token that is not special: always split out.
@@ -94,7 +95,7 @@ TEST(TokenizerTest, SpecialTokensParsedOrKeptAsText) {
 }
 
 TEST(TokenizerTest, NeverAddsBos) {
-  const Tokenizer& tok = tiny_tokenizer();
+  const tokenizer::Tokenizer& tok = tiny_tokenizer();
   EXPECT_TRUE(tok.encode("").empty());
   EXPECT_NE(tok.encode("Hi").front(), kTinyBosId);
   const std::vector<int64_t> with_bos = tok.encode("<bos>Hi");
@@ -103,7 +104,7 @@ TEST(TokenizerTest, NeverAddsBos) {
 }
 
 TEST(TokenizerTest, VocabularyQueries) {
-  const Tokenizer& tok = tiny_tokenizer();
+  const tokenizer::Tokenizer& tok = tiny_tokenizer();
   EXPECT_EQ(tok.token_id("<eos>"), kTinyEosId);
   EXPECT_EQ(tok.token_id("<0x41>"), kTinyFirstByteId + 0x41);
   EXPECT_EQ(tok.token_id("no such token"), -1);
@@ -117,24 +118,25 @@ TEST(TokenizerTest, VocabularyQueries) {
 TEST(TokenizerTest, LowestMergeRankWinsNotLeftmost) {
   TempDir dir("tok_rank");
   // "b c" has rank 0, so "abc" -> a + bc -> abc (never ab + c).
-  const Tokenizer tok = load(dir, toy_tokenizer(json{"b c", "a b", "a bc"}));
+  const tokenizer::Tokenizer tok = load(dir, toy_tokenizer(json{"b c", "a b", "a bc"}));
   EXPECT_EQ(tok.encode("abc"), std::vector<int64_t>{6});
-  const Tokenizer without_abc = load(dir, toy_tokenizer(json{"b c", "a b"}));
+  const tokenizer::Tokenizer without_abc = load(dir, toy_tokenizer(json{"b c", "a b"}));
   EXPECT_EQ(without_abc.encode("abc"), (std::vector<int64_t>{1, 5}));
-  const Tokenizer ab_first = load(dir, toy_tokenizer(json{"a b", "b c"}));
+  const tokenizer::Tokenizer ab_first = load(dir, toy_tokenizer(json{"a b", "b c"}));
   EXPECT_EQ(ab_first.encode("abc"), (std::vector<int64_t>{4, 3}));
 }
 
 TEST(TokenizerTest, EqualRanksMergeLeftmostFirst) {
   TempDir dir("tok_leftmost");
-  const Tokenizer tok = load(dir, toy_tokenizer(json{"a a"}));
+  const tokenizer::Tokenizer tok = load(dir, toy_tokenizer(json{"a a"}));
   EXPECT_EQ(tok.encode("aaa"), (std::vector<int64_t>{7, 1}));
 }
 
 TEST(TokenizerTest, StringAndPairMergesAreTheSame) {
   TempDir dir("tok_merge_forms");
-  const Tokenizer strings = load(dir, toy_tokenizer(json{"b c", "a bc"}));
-  const Tokenizer pairs = load(dir, toy_tokenizer(json::array({json::array({"b", "c"}), json::array({"a", "bc"})})));
+  const tokenizer::Tokenizer strings = load(dir, toy_tokenizer(json{"b c", "a bc"}));
+  const tokenizer::Tokenizer pairs =
+      load(dir, toy_tokenizer(json::array({json::array({"b", "c"}), json::array({"a", "bc"})})));
   for (const char* text : {"abc", "cab", "bcabc", "aab"}) EXPECT_EQ(strings.encode(text), pairs.encode(text)) << text;
 }
 
@@ -150,7 +152,7 @@ TEST(TokenizerTest, MergeOfUnknownTokenNamesFileAndMerge) {
   TempDir dir("tok_bad_merge");
   const auto path = dir.path() / "tokenizer.json";
   testing::write_bytes(path, toy_tokenizer(json{"a b", "a z"}).dump());
-  ASSERT_THROWS_WITH(Tokenizer::from_tokenizer_json(path), FormatError,
+  ASSERT_THROWS_WITH(tokenizer::Tokenizer::from_tokenizer_json(path), FormatError,
                      path.string() + ": model.merges[1]: \"z\" is not in the vocab");
 }
 
@@ -160,12 +162,14 @@ TEST(TokenizerTest, UnsupportedPipelineStepIsNamed) {
   document["decoder"] = {{"type", "WordPiece"}};
   const auto path = dir.path() / "tokenizer.json";
   testing::write_bytes(path, document.dump());
-  ASSERT_THROWS_WITH(Tokenizer::from_tokenizer_json(path), FormatError, "decoder type 'WordPiece' is not supported yet");
+  ASSERT_THROWS_WITH(tokenizer::Tokenizer::from_tokenizer_json(path), FormatError,
+                     "decoder type 'WordPiece' is not supported yet");
 }
 
 TEST(TokenizerTest, MissingFileIsIoError) {
   TempDir dir("tok_absent");
-  ASSERT_THROWS_WITH(Tokenizer::from_tokenizer_json(dir.path() / "tokenizer.json"), IoError, "tokenizer.json");
+  ASSERT_THROWS_WITH(tokenizer::Tokenizer::from_tokenizer_json(dir.path() / "tokenizer.json"), IoError,
+                     "tokenizer.json");
 }
 
 }  // namespace

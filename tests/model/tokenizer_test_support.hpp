@@ -16,7 +16,7 @@
 namespace abliterate::model::testing {
 
 // Writes `document` to a fresh temp file, loads it, removes the file.
-inline Tokenizer load_tokenizer_json(const nlohmann::json& document) {
+inline tokenizer::Tokenizer load_tokenizer_json(const nlohmann::json& document) {
   static std::atomic<int> counter{0};
   const std::filesystem::path path = std::filesystem::temp_directory_path() /
                                      ("abl_tokenizer_test_" + std::to_string(::getpid()) + "_" +
@@ -32,7 +32,7 @@ inline Tokenizer load_tokenizer_json(const nlohmann::json& document) {
       std::filesystem::remove(path, ec);
     }
   } remove{path};
-  return Tokenizer::from_tokenizer_json(path);
+  return tokenizer::Tokenizer::from_tokenizer_json(path);
 }
 
 }  // namespace abliterate::model::testing

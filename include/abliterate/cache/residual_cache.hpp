@@ -1,3 +1,6 @@
+// Module cache: the HDF5 preparation cache (directions, means, baselines) and its fingerprint.
+// Must not know: models, stores or MPI: it holds tensors and files.
+//
 // The HDF5 cache of a study's preparation phase: refusal directions, residual
 // means and baselines, keyed by a fingerprint of everything they depend on.
 // Layout (format version 1), all datasets at the root:

@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-namespace abliterate::model {
+namespace abliterate::chat {
 
 // HF's Gemma 3 chat template (chat_template.jinja of google/gemma-3-270m-it;
 // spec §2), newlines inside string literals included. The Gemma 3 base models
@@ -71,4 +71,4 @@ inline constexpr std::string_view kChatMlChatTemplate = R"TEMPLATE({%- for messa
 ' -}}
 {%- endif -%})TEMPLATE";
 
-}  // namespace abliterate::model
+}  // namespace abliterate::chat

@@ -1,5 +1,8 @@
+// Module chat: chat templates: the Jinja interpreter (chat/jinja/), rendering from HF folders or GGUF.
+// Must not know: models or torch; of the tokenizer only its UTF-8 helpers and GGUF vocabularies.
+//
 // Rendering a conversation into the model's prompt text
-// (spec/model-runtime.md §2-3) with the Jinja interpreter of model/jinja/,
+// (spec/model-runtime.md §2-3) with the Jinja interpreter of chat/jinja/,
 // exactly as transformers' apply_chat_template renders it.
 #pragma once
 
@@ -10,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace abliterate::model {
+namespace abliterate::chat {
 
 namespace jinja {
 class Template;
@@ -58,4 +61,4 @@ class ChatTemplate {
   std::shared_ptr<const jinja::Template> template_;
 };
 
-}  // namespace abliterate::model
+}  // namespace abliterate::chat

@@ -6,7 +6,7 @@
 
 #include <string_view>
 
-namespace abliterate::model {
+namespace abliterate::chat {
 
 // The Llama 3.1 imitation (tests/fixtures/chat_templates/llama3_1.jinja): system header with
 // "Cutting Knowledge Date", <|start_header_id|>role<|end_header_id|>, <|eot_id|>.
@@ -195,4 +195,4 @@ inline constexpr std::string_view kTinyMistralChatTemplate = R"TEMPLATE({%- if m
 {%- endfor %}
 )TEMPLATE";
 
-}  // namespace abliterate::model
+}  // namespace abliterate::chat

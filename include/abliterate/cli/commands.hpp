@@ -1,3 +1,6 @@
+// Module cli: the subcommands of `abliterate`, each a function of typed options.
+// Must not know: logic of its own: what it does, the library does, where tests reach it.
+//
 // The subcommands of `abliterate`. Each takes typed options built by main's
 // CLI11 parser, calls the library, and returns the process exit code. No
 // logic lives here that tests cannot reach through the library.

@@ -1,3 +1,6 @@
+// Module common: the error family, error kinds by name, checks, small shared formatting.
+// Must not know: any other module; every module may include it.
+//
 // Errors of abliterate: a small typed family, every one carrying the message a
 // user sees. See STYLE.md §5 for the message shape: file, place, problem,
 // "expected X, got Y", what to do.

@@ -1,3 +1,6 @@
+// Module config: job YAML -> schema validation -> the typed Job, and a trial's ablation parameters.
+// Must not know: models, stores or MPI: a Job is plain data for the modules right of it.
+//
 // The typed study job: everything a run reads from its YAML file. Parsed once
 // by load_job(); no YAML node travels past this module. Defaults equal
 // Heretic v1.2.0's (spec/method-heretic.md §2) unless a comment says otherwise.

@@ -1,3 +1,6 @@
+// Module data: prompt sets: JSONL and text files, split folders, HF split slices.
+// Must not know: tokenizers or models: prompts stay text.
+//
 // Prompt sets: JSONL or plain-text files, or folders with one file per split,
 // sliced with HF's split syntax (DESIGN.md §4, method spec §3.1). Each format
 // has its own reader (jsonl_reader.hpp, text_reader.hpp) behind this one entry

@@ -1,3 +1,6 @@
+// Module dist: the distributed run: MPI protocol, workers, preparation, the asynchronous trial loop.
+// Must not know: the command line: only cli and main.cpp include it.
+//
 // Rank 0's whole study (DESIGN.md §2): inputs, worker setup, store, the
 // preparation phase, the trial loop and the Pareto front. It composes the
 // parts (study_inputs, preparation, trial_loop, the store) and owns none of

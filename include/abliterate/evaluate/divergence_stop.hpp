@@ -22,7 +22,7 @@ namespace abliterate::evaluate {
 // same as with whole responses.
 class DivergenceStop {
  public:
-  DivergenceStop(const model::Tokenizer& tokenizer, size_t n_rows);
+  DivergenceStop(const tokenizer::Tokenizer& tokenizer, size_t n_rows);
 
   // Called after row `row_idx` took a token; `new_ids` are all its new ids.
   bool operator()(int64_t row_idx, const std::vector<int64_t>& new_ids);
@@ -30,7 +30,7 @@ class DivergenceStop {
  private:
   bool rows_diverged() const;
 
-  const model::Tokenizer* tokenizer_;
+  const tokenizer::Tokenizer* tokenizer_;
   std::vector<std::string> settled_texts_;  // per row; only ever grows
   bool diverged_ = false;
 };

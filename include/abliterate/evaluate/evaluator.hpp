@@ -1,3 +1,6 @@
+// Module evaluate: measuring a model: first-token KL divergence, refusals, batch-size search.
+// Must not know: the store, the sampler or MPI.
+//
 // Measuring a model, ablated or not, on prompt sets: first-token
 // log-probabilities for KL and refusal counts (method spec §6).
 #pragma once

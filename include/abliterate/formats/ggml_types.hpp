@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <span>
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 // ggml's `enum ggml_type` ids (as of gguf-py 0.17). The gaps (4, 5, 31..33, 36..38) are ids ggml
 // removed; a file using them is rejected as an unknown type.
@@ -93,4 +93,4 @@ float bf16_to_fp32(uint16_t bits);
 // Large inputs are split over torch's intra-op thread pool.
 void dequantize(GgmlType type, std::span<const uint8_t> bytes, std::span<float> out);
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

@@ -13,7 +13,7 @@
 #include "abliterate/formats/gguf_file.hpp"
 #include "abliterate/formats/mapped_file.hpp"
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 class GgufReader : public GgufFile {
  public:
@@ -33,4 +33,4 @@ class GgufReader : public GgufFile {
   explicit GgufReader(GgufFile file) : GgufFile(std::move(file)) {}
 };
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 // The whole file as text. Throws IoError naming `path` when it cannot be read.
 std::string read_text_file(const std::filesystem::path& path);
@@ -19,4 +19,4 @@ nlohmann::json read_json_file(const std::filesystem::path& path);
 // `text` parsed; FormatError "<name>: not valid JSON: ..." as read_json_file.
 nlohmann::json parse_json_text(const std::string& text, const std::string& name);
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

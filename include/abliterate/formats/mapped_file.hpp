@@ -1,3 +1,6 @@
+// Module formats: model files: mapped files, safetensors, GGUF and ggml types, JSON, HF folder names.
+// Must not know: tokenizers, templates or the decoder: tensors come out as torch tensors.
+//
 // A read-only private memory mapping of a whole file, unmapped on
 // destruction. The model readers (safetensors, GGUF) parse straight from it.
 #pragma once
@@ -6,7 +9,7 @@
 #include <filesystem>
 #include <memory>
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 struct MappedFile {
   const uint8_t* data = nullptr;  // nullptr for an empty file
@@ -29,4 +32,4 @@ struct MappedFile {
   std::unique_ptr<uint8_t[]> heap_copy_;  // set by copy_of(); then `data` points into it and nothing is unmapped
 };
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 // The element types the runtime reads. Other safetensors dtypes (I8, F64,
 // F8_*, ...) are rejected with the dtype's name.
@@ -42,4 +42,4 @@ struct SafetensorsHeader {
 // FormatError naming `file` and, where there is one, the tensor.
 SafetensorsHeader parse_safetensors_header(const std::string& file, const uint8_t* data, uint64_t size_bytes);
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

@@ -19,7 +19,7 @@
 #include "abliterate/formats/mapped_file.hpp"
 #include "abliterate/formats/safetensors_header.hpp"
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 torch::Dtype to_torch_dtype(SafetensorsDtype dtype);
 
@@ -63,4 +63,4 @@ class SafetensorsReader {
   std::map<std::string, std::string> metadata_;
 };
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

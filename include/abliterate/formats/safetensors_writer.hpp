@@ -9,7 +9,7 @@
 
 #include <torch/torch.h>
 
-namespace abliterate::model {
+namespace abliterate::formats {
 
 struct NamedTensor {
   std::string name;
@@ -25,4 +25,4 @@ struct NamedTensor {
 void write_safetensors(const std::filesystem::path& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 
-}  // namespace abliterate::model
+}  // namespace abliterate::formats

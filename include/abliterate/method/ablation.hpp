@@ -1,3 +1,6 @@
+// Module method: the method: residuals, refusal directions, the layer-weight kernel, ablation hooks.
+// Must not know: how trials are sampled, stored or sent.
+//
 // Ablation of one trial as an output-projection hook.
 //
 // Note [Ablation on output projections]

@@ -8,8 +8,8 @@
 
 #include <torch/torch.h>
 
-#include "abliterate/model/tensor_source.hpp"
 #include "abliterate/model/model_config.hpp"
+#include "abliterate/model/tensor_source.hpp"
 
 namespace abliterate::model {
 

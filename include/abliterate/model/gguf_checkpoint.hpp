@@ -40,9 +40,9 @@ class GgufCheckpoint final : public TensorSource {
   // gemma3, llama, qwen2 or qwen3) and, for llama, the head counts the Q/K
   // permutation needs ({arch}.attention.head_count, .head_count_kv; the
   // latter defaults to the former).
-  explicit GgufCheckpoint(GgufReader reader);
+  explicit GgufCheckpoint(formats::GgufReader reader);
 
-  const GgufReader& reader() const { return reader_; }
+  const formats::GgufReader& reader() const { return reader_; }
   // general.architecture, e.g. "llama".
   const std::string& architecture() const { return architecture_; }
 
@@ -70,7 +70,7 @@ class GgufCheckpoint final : public TensorSource {
   torch::Tensor undo_converter_changes(const std::string& hf_name, const std::string& gguf_name,
                                        torch::Tensor values) const;
 
-  GgufReader reader_;
+  formats::GgufReader reader_;
   std::string architecture_;
   int64_t n_heads_ = 0;     // llama only: heads of q_proj
   int64_t n_kv_heads_ = 0;  // llama only: heads of k_proj

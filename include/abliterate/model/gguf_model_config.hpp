@@ -22,6 +22,6 @@ namespace abliterate::model {
 // Throws FormatError naming the file and key when a required key is missing,
 // has the wrong type or an impossible value, or the architecture or a rope
 // scaling type is not supported.
-ModelConfig model_config_from_gguf(const GgufReader& reader);
+ModelConfig model_config_from_gguf(const formats::GgufReader& reader);
 
 }  // namespace abliterate::model

@@ -41,7 +41,7 @@ class HfCheckpoint final : public TensorSource {
 
  private:
   std::filesystem::path main_file_;
-  std::vector<SafetensorsReader> shards_;
+  std::vector<formats::SafetensorsReader> shards_;
   std::map<std::string, size_t> shard_of_;
   std::set<std::string> used_;
 };

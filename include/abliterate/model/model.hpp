@@ -1,3 +1,6 @@
+// Module model: the runtime: config, checkpoints (HF, GGUF, LoRA), decoder, generation, tiny models.
+// Must not know: the job, the method or anything of a study.
+//
 // A loaded decoder-only language model: config, tokenizer, chat template and
 // weights on one device, with batched prefill and greedy generation.
 // One Model per worker; not safe for concurrent calls.
@@ -54,8 +57,8 @@ class Model {
   virtual ~Model() = default;
 
   virtual const ModelConfig& config() const = 0;
-  virtual const Tokenizer& tokenizer() const = 0;
-  virtual const ChatTemplate& chat_template() const = 0;
+  virtual const tokenizer::Tokenizer& tokenizer() const = 0;
+  virtual const chat::ChatTemplate& chat_template() const = 0;
   // False when the model carries no chat template (a base model's GGUF) and a
   // built-in template of its family stands in (spec §2); true otherwise.
   virtual bool is_chat_template_from_model() const { return true; }

@@ -1,3 +1,6 @@
+// Module study: the study: search space, samplers (random, TPE), objectives, Pareto front, SQLite store.
+// Must not know: torch, models or MPI: trials are numbers and parameters.
+//
 // The study store: a SQLite file in Optuna's RDB schema v3.2.0.a
 // (spec/optuna-compat.md §3), so optuna.load_study and optuna-dashboard open it.
 //

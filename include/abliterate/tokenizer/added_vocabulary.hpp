@@ -12,7 +12,7 @@
 
 #include "abliterate/tokenizer/tokenizer.hpp"
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 struct AddedToken {
   int64_t id = -1;
@@ -69,4 +69,4 @@ class AddedVocabulary {
   Trie normalized_trie_;
 };
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 class BpeModel {
  public:
@@ -70,4 +70,4 @@ class BpeModel {
   bool ignore_merges_ = false;
 };
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

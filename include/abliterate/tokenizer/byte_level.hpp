@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 // The UTF-8 text of the character byte `value` maps to.
 const std::string& byte_level_char(uint8_t value);
@@ -22,4 +22,4 @@ std::string byte_level_encode(std::string_view bytes);
 // ByteLevel decoder then keeps the token's raw UTF-8 (added tokens).
 bool byte_level_decode(std::string_view text, std::string& out);
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

@@ -7,7 +7,11 @@
 #include <string>
 #include <vector>
 
-namespace abliterate::model {
+namespace abliterate::formats {
+class GgufFile;  // gguf_file.hpp; a GgufReader is one
+}  // namespace abliterate::formats
+
+namespace abliterate::tokenizer {
 
 struct GgufVocab {
   std::string model;                 // tokenizer.ggml.model: "llama" (SentencePiece BPE by scores) or "gpt2" (byte-level BPE)
@@ -24,12 +28,10 @@ struct GgufVocab {
   bool add_space_prefix = false;     // tokenizer.ggml.add_space_prefix (llama only; llama.cpp defaults it to true when absent)
 };
 
-class GgufFile;  // gguf_file.hpp; a GgufReader is one
-
 // The tokenizer.ggml.* keys of `reader`'s file, with llama.cpp's defaults for
 // absent optional keys (pre "default"; add_space_prefix true for "llama",
 // false otherwise). Throws FormatError naming the file and key when
 // tokenizer.ggml.model or .tokens is missing or a key has the wrong type.
-GgufVocab read_gguf_vocab(const GgufFile& reader);
+GgufVocab read_gguf_vocab(const formats::GgufFile& reader);
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

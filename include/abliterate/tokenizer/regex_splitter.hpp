@@ -13,7 +13,7 @@
 
 struct pcre2_real_code_8;
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 // The split regexes of the byte-level tokenizers (spec §6.4; llama.cpp's llama-vocab.cpp).
 // Llama 3 ("llama-bpe"): digits in groups of up to 3, case-insensitive contractions.
@@ -46,4 +46,4 @@ class RegexSplitter {
 // and every non-empty gap between matches becomes a word, in order. Views `text`.
 std::vector<std::string_view> split_isolated(const RegexSplitter& regex, std::string_view text);
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 // `tokenizer.ggml.token_type` values (spec §5.5).
 enum class SpmTokenType : int32_t {
@@ -63,4 +63,4 @@ class SpmModel {
   int64_t unk_id_ = -1;
 };
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 class TextStream {
  public:
@@ -29,4 +29,4 @@ class TextStream {
   std::string printed_;
 };
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

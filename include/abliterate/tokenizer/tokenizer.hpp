@@ -1,3 +1,6 @@
+// Module tokenizer: text <-> token ids: BPE, SentencePiece, byte level, tokenizer.json, GGUF vocabularies.
+// Must not know: chat templates, models or torch.
+//
 // Text <-> token ids, from an HF tokenizer.json (spec/model-runtime.md §6.2,
 // §6.4) or from the vocabulary of a GGUF file (§6.3, §6.4).
 // Immutable after construction; safe to share between threads.
@@ -9,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 struct GgufVocab;
 
@@ -60,4 +63,4 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

@@ -21,7 +21,7 @@
 
 #include "abliterate/tokenizer/regex_splitter.hpp"
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 class Normalizer {
  public:
@@ -87,4 +87,4 @@ class TokenDecoder {
   std::vector<Step> steps_;
 };
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace abliterate::model {
+namespace abliterate::tokenizer {
 
 // Length in bytes of the character starting at text[pos]: 1-4 for a
 // well-formed sequence, 1 for an invalid byte. Precondition: pos < text.size().
@@ -33,4 +33,4 @@ inline constexpr std::string_view kUtf8ReplacementChar = "\xEF\xBF\xBD";
 // "▁" (U+2581), SentencePiece's visible space.
 inline constexpr std::string_view kSpmSpace = "\xE2\x96\x81";
 
-}  // namespace abliterate::model
+}  // namespace abliterate::tokenizer

@@ -1,4 +1,4 @@
-// Jinja lexer: see include/abliterate/model/jinja/lexer.hpp. The whitespace
+// Jinja lexer: see include/abliterate/chat/jinja/lexer.hpp. The whitespace
 // rules follow jinja2/lexer.py (3.1): `{%-`/`{#-`/`{{-` strip all whitespace
 // before the tag, `-%}`/`-#}`/`-}}` all whitespace after it; trim_blocks drops
 // the first newline after a block or comment tag; lstrip_blocks drops the
@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <cctype>
 
-#include "abliterate/common/error.hpp"
 #include "abliterate/chat/jinja/value.hpp"
+#include "abliterate/common/error.hpp"
 
-namespace abliterate::model::jinja {
+namespace abliterate::chat::jinja {
 
 namespace {
 
@@ -248,4 +248,4 @@ class Lexer {
 
 std::vector<Token> tokenize_template(std::string_view source) { return Lexer(normalize_newlines(source)).run(); }
 
-}  // namespace abliterate::model::jinja
+}  // namespace abliterate::chat::jinja

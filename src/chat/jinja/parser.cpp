@@ -1,4 +1,4 @@
-// Jinja parser: see include/abliterate/model/jinja/parser.hpp. Precedence
+// Jinja parser: see include/abliterate/chat/jinja/parser.hpp. Precedence
 // follows jinja2/parser.py: conditional < or < and < not < comparison
 // (==, !=, <, <=, >, >=, in, not in) < + - < ~ < * / // % < ** < unary -
 // < primary with postfix (. [] ()) and filters/tests (| is).
@@ -8,10 +8,10 @@
 
 #include <fmt/ranges.h>  // fmt::join (in fmt/format.h only before fmt 11; LibTorch 2.x bundles fmt 12)
 
-#include "abliterate/common/error.hpp"
 #include "abliterate/chat/jinja/lexer.hpp"
+#include "abliterate/common/error.hpp"
 
-namespace abliterate::model::jinja {
+namespace abliterate::chat::jinja {
 
 namespace {
 
@@ -531,4 +531,4 @@ class Parser {
 
 std::vector<Node> parse_template(std::string_view source) { return Parser(tokenize_template(source)).parse(); }
 
-}  // namespace abliterate::model::jinja
+}  // namespace abliterate::chat::jinja

@@ -1,4 +1,4 @@
-// The Jinja interpreter: see include/abliterate/model/jinja/template.hpp.
+// The Jinja interpreter: see include/abliterate/chat/jinja/template.hpp.
 // Scoping follows jinja2: `set` at top level or inside if-blocks writes the
 // current scope; every loop iteration gets a fresh scope, so assignments in a
 // loop body do not leak out (templates use namespace() for that).
@@ -9,11 +9,11 @@
 #include <optional>
 #include <unordered_map>
 
-#include "abliterate/common/error.hpp"
 #include "abliterate/chat/jinja/builtins.hpp"
 #include "abliterate/chat/jinja/parser.hpp"
+#include "abliterate/common/error.hpp"
 
-namespace abliterate::model::jinja {
+namespace abliterate::chat::jinja {
 
 namespace {
 
@@ -422,4 +422,4 @@ std::string Template::render(const Map& variables) const {
   return out;
 }
 
-}  // namespace abliterate::model::jinja
+}  // namespace abliterate::chat::jinja

@@ -9,7 +9,7 @@
 
 #include "abliterate/chat/jinja/value.hpp"
 
-namespace abliterate::model::jinja {
+namespace abliterate::chat::jinja {
 
 enum class ExprKind {
   kLiteral,      // literal
@@ -57,4 +57,4 @@ struct Node {
   std::vector<Node> else_body;
 };
 
-}  // namespace abliterate::model::jinja
+}  // namespace abliterate::chat::jinja

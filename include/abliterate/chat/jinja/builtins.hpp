@@ -19,7 +19,7 @@
 
 #include "abliterate/chat/jinja/value.hpp"
 
-namespace abliterate::model::jinja {
+namespace abliterate::chat::jinja {
 
 Value apply_filter(const std::string& name, const Value& input, const std::vector<Value>& args, const Map& kwargs);
 bool apply_test(const std::string& name, const Value& input, const std::vector<Value>& args);
@@ -32,4 +32,4 @@ bool python_less(const Value& a, const Value& b);
 // What `for x in value` iterates over: list items, dict keys, string characters.
 List iterate(const Value& value);
 
-}  // namespace abliterate::model::jinja
+}  // namespace abliterate::chat::jinja

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace abliterate::model::jinja {
+namespace abliterate::chat::jinja {
 
 enum class TokenKind {
   kText,         // literal template text, whitespace control already applied
@@ -33,4 +33,4 @@ struct Token {
 // unterminated tag or string, or a character no expression may contain.
 std::vector<Token> tokenize_template(std::string_view source);
 
-}  // namespace abliterate::model::jinja
+}  // namespace abliterate::chat::jinja

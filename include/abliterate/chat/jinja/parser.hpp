@@ -6,10 +6,10 @@
 
 #include "abliterate/chat/jinja/ast.hpp"
 
-namespace abliterate::model::jinja {
+namespace abliterate::chat::jinja {
 
 // The statements of `source`. Throws FormatError naming the line on a syntax
 // error or a tag outside the supported subset (macro, call, raw, ...).
 std::vector<Node> parse_template(std::string_view source);
 
-}  // namespace abliterate::model::jinja
+}  // namespace abliterate::chat::jinja

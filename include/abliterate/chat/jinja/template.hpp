@@ -18,7 +18,7 @@
 #include "abliterate/chat/jinja/ast.hpp"
 #include "abliterate/chat/jinja/value.hpp"
 
-namespace abliterate::model::jinja {
+namespace abliterate::chat::jinja {
 
 class Template {
  public:
@@ -35,4 +35,4 @@ class Template {
   std::shared_ptr<const std::vector<Node>> nodes_;
 };
 
-}  // namespace abliterate::model::jinja
+}  // namespace abliterate::chat::jinja

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace abliterate::model::jinja {
+namespace abliterate::chat::jinja {
 
 class Value;
 using List = std::vector<Value>;
@@ -107,4 +107,4 @@ std::vector<std::string> python_split_whitespace(std::string_view text);
 // The UTF-8 characters of `text` (an invalid byte is one character).
 std::vector<std::string> utf8_characters(std::string_view text);
 
-}  // namespace abliterate::model::jinja
+}  // namespace abliterate::chat::jinja
