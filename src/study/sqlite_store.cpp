@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/study/attribute_names.hpp"
 #include "sqlite_handle.hpp"
 
 namespace abliterate::study {
