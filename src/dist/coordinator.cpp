@@ -17,6 +17,7 @@
 #include "abliterate/dist/task_runner.hpp"
 #include "abliterate/dist/trial_loop.hpp"
 #include "abliterate/dist/worker_setup.hpp"
+#include "abliterate/study/attribute_names.hpp"
 #include "abliterate/study/objectives.hpp"
 #include "abliterate/study/pareto.hpp"
 #include "abliterate/study/resume_check.hpp"
@@ -29,11 +30,6 @@ namespace {
 
 // A dead run's RUNNING trials become FAIL with this reason (DESIGN.md §5).
 constexpr const char* kInterruptedReason = "interrupted";
-// Optuna's system attrs of a retried trial (RetryFailedTrialCallback).
-constexpr const char* kFailedTrialAttr = "failed_trial";
-constexpr const char* kRetryHistoryAttr = "retry_history";
-// Optuna's system attr of an enqueued trial (enqueue_trial).
-constexpr const char* kFixedParamsAttr = "fixed_params";
 
 struct OpenedStudy {
   int64_t study_id = 0;
@@ -51,7 +47,7 @@ void requeue_interrupted(const std::vector<study::Trial>& trials, const std::vec
                          OpenedStudy& opened) {
   std::set<int64_t> retried;
   for (const study::Trial& trial : trials) {
-    const auto history = trial.system_attrs.find(kRetryHistoryAttr);
+    const auto history = trial.system_attrs.find(study::kRetryHistoryAttr);
     if (history != trial.system_attrs.end() && history->is_array() && !history->empty() &&
         history->back().is_number_integer()) {
       retried.insert(history->back().get<int64_t>());
@@ -68,13 +64,13 @@ void requeue_interrupted(const std::vector<study::Trial>& trials, const std::vec
       values.push_back(by_name[spec.name]);
     }
     if (values.size() != space.size()) continue;  // another space (--force): cannot be re-run as is
-    nlohmann::json history = trial.system_attrs.value(kRetryHistoryAttr, nlohmann::json::array());
+    nlohmann::json history = trial.system_attrs.value(study::kRetryHistoryAttr, nlohmann::json::array());
     if (!history.is_array()) history = nlohmann::json::array();
     history.push_back(trial.number);
     opened.requeued.push_back(std::move(values));
     opened.requeued_system_attrs.push_back(
-        {{kFailedTrialAttr, trial.system_attrs.value(kFailedTrialAttr, nlohmann::json(trial.number))},
-         {kRetryHistoryAttr, std::move(history)}});
+        {{study::kFailedTrialAttr, trial.system_attrs.value(study::kFailedTrialAttr, nlohmann::json(trial.number))},
+         {study::kRetryHistoryAttr, std::move(history)}});
   }
 }
 
@@ -98,7 +94,7 @@ void queue_enqueued(const std::vector<study::ParamValues>& enqueued, const std::
                     const std::vector<study::ParamSpec>& space, OpenedStudy& opened) {
   std::vector<nlohmann::json> seen;
   for (const study::Trial& trial : trials) {
-    const auto fixed = trial.system_attrs.find(kFixedParamsAttr);
+    const auto fixed = trial.system_attrs.find(study::kFixedParamsAttr);
     if (fixed != trial.system_attrs.end()) seen.push_back(*fixed);
   }
   int64_t n_queued = 0;
@@ -107,7 +103,7 @@ void queue_enqueued(const std::vector<study::ParamValues>& enqueued, const std::
     if (std::find(seen.begin(), seen.end(), fixed) != seen.end()) continue;
     seen.push_back(fixed);
     opened.requeued.push_back(values);
-    opened.requeued_system_attrs.push_back({{kFixedParamsAttr, std::move(fixed)}});
+    opened.requeued_system_attrs.push_back({{study::kFixedParamsAttr, std::move(fixed)}});
     ++n_queued;
   }
   if (n_queued > 0) fmt::print("* {} enqueued trial(s) will run before sampled ones\n", n_queued);
@@ -174,9 +170,9 @@ OpenedStudy open_study(const config::Job& job, const RunOptions& options, study:
     if (!opened.requeued.empty()) fmt::print("* {} interrupted trial(s) will run again first\n", opened.requeued.size());
     queue_enqueued(enqueued, trials, space, opened);
     settings["n_trials"] = opened.n_trials;
-    store.set_study_user_attr(opened.study_id, study::kSettingsAttr, settings);
+    store.set_study_user_attr(opened.study_id, std::string(study::kSettingsAttr), settings);
     const int64_t n_complete = store.count_trials(opened.study_id, study::TrialState::COMPLETE);
-    store.set_study_user_attr(opened.study_id, study::kFinishedAttr, n_complete >= opened.n_trials);
+    store.set_study_user_attr(opened.study_id, std::string(study::kFinishedAttr), n_complete >= opened.n_trials);
     fmt::print("* {} of {} trials complete\n", n_complete, opened.n_trials);
     return opened;
   }
@@ -185,7 +181,8 @@ OpenedStudy open_study(const config::Job& job, const RunOptions& options, study:
   nlohmann::json attrs = {{study::kSettingsAttr, settings}, {study::kFinishedAttr, false}};
   opened.study_id = store.create_study(job.study_name, {study::Direction::MINIMIZE, study::Direction::MINIMIZE}, attrs);
   const auto names = study::objective_names(job.objectives);
-  store.set_study_system_attr(opened.study_id, "study:metric_names", nlohmann::json::array({names[0], names[1]}));
+  store.set_study_system_attr(opened.study_id, std::string(study::kMetricNamesAttr),
+                              nlohmann::json::array({names[0], names[1]}));
   queue_enqueued(enqueued, {}, space, opened);
   return opened;
 }
@@ -239,7 +236,7 @@ void run_study(const config::Job& job, const RunOptions& options, WorkerPool& po
 
   const std::vector<study::Trial> trials = store->load_trials(opened.study_id);
   const int64_t n_complete = store->count_trials(opened.study_id, study::TrialState::COMPLETE);
-  store->set_study_user_attr(opened.study_id, "finished", n_complete >= n_trials);
+  store->set_study_user_attr(opened.study_id, std::string(study::kFinishedAttr), n_complete >= n_trials);
   if (n_complete >= n_trials) fmt::print("\nOptimization finished!\n");
   fmt::print("\nPareto front of refusals and KL divergence ({} complete trials, store {}):\n", n_complete,
              store->path().string());

@@ -12,6 +12,7 @@
 #include "abliterate/config/ablation_params.hpp"
 #include "abliterate/dist/response_log.hpp"
 #include "abliterate/dist/shutdown.hpp"
+#include "abliterate/study/attribute_names.hpp"
 #include "abliterate/study/objectives.hpp"
 #include "abliterate/study/random_sampler.hpp"
 #include "abliterate/study/tpe_history.hpp"
@@ -22,9 +23,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Study system attr holding the sampler's seed: written by the first run,
-// reused by every resumed one.
-constexpr const char* kSamplerSeedAttr = "abliterate:sampler_seed";
 // Heretic's TPESampler(n_ei_candidates=128, multivariate=True) (method spec §7.1).
 constexpr int64_t kHereticEiCandidates = 128;
 
@@ -92,16 +90,17 @@ class TrialLoop {
   // The seed stored with the study, or the job's, stored now (first run).
   uint32_t study_seed() {
     const nlohmann::json attrs = in_.store.study_system_attrs(in_.study_id);
-    if (attrs.contains(kSamplerSeedAttr) && attrs.at(kSamplerSeedAttr).is_number_integer()) {
-      const auto stored = attrs.at(kSamplerSeedAttr).get<int64_t>();
+    if (attrs.contains(study::kSamplerSeedAttr) && attrs.at(study::kSamplerSeedAttr).is_number_integer()) {
+      const auto stored = attrs.at(study::kSamplerSeedAttr).get<int64_t>();
       ABL_CHECK(stored >= 0 && stored <= int64_t{UINT32_MAX}, FormatError,
-                "{}: study system attr {} = {} is not a 32-bit seed", in_.store.path().string(), kSamplerSeedAttr, stored);
+                "{}: study system attr {} = {} is not a 32-bit seed", in_.store.path().string(),
+                study::kSamplerSeedAttr, stored);
       if (static_cast<uint64_t>(stored) != in_.job.seed) {
         fmt::print("Resuming with the study's sampler seed {} (the job says {}).\n", stored, in_.job.seed);
       }
       return static_cast<uint32_t>(stored);
     }
-    in_.store.set_study_system_attr(in_.study_id, kSamplerSeedAttr, in_.job.seed);
+    in_.store.set_study_system_attr(in_.study_id, std::string(study::kSamplerSeedAttr), in_.job.seed);
     return static_cast<uint32_t>(in_.job.seed);
   }
 
@@ -150,7 +149,7 @@ class TrialLoop {
     const config::AblationParams params = study::decode_params(in_.space, values);
     nlohmann::json attrs = study::ablation_user_attrs(params);
     const int64_t index = n_complete_ + static_cast<int64_t>(in_flight_.size()) + 1;
-    attrs["index"] = index;
+    attrs[study::kIndexAttr] = index;
     // Written RUNNING before it is sent: a crash from here on leaves a trace
     // that the next run turns into FAIL (interrupted) and re-enqueues.
     study::Trial trial = in_.store.create_running_trial(in_.study_id, distributions_, values, attrs, system_attrs);
@@ -171,7 +170,7 @@ class TrialLoop {
     const std::string recorded = fmt::format("{} error: {}", to_string(kind), reason);
     in_.store.fail_trial(trial.trial_id, recorded);
     ++n_failed_;
-    fmt::print("\nTrial {} failed on {}: {}\n", trial.user_attrs.value("index", trial.number + 1),
+    fmt::print("\nTrial {} failed on {}: {}\n", trial.user_attrs.value(study::kIndexAttr, trial.number + 1),
                pool_.worker_name(worker_idx), recorded);
     const int64_t max_failures = std::max<int64_t>(3, in_.n_trials);
     ABL_CHECK(n_failed_ < max_failures, InputError,
@@ -190,18 +189,18 @@ class TrialLoop {
     const double kl = kl_field.get<double>();
     const int64_t refusals = reply.meta.at("refusals").get<int64_t>();
     const std::array<double, 2> values = study::objective_values(in_.job, kl, refusals, in_.refusals_baseline);
-    const nlohmann::json attrs = {{"kl_divergence", kl},
-                                  {"refusals", refusals},
-                                  {"base_refusals", in_.refusals_baseline},
-                                  {"n_bad_prompts", in_.n_bad_evaluation_prompts}};
+    const nlohmann::json attrs = {{study::kKlDivergenceAttr, kl},
+                                  {study::kRefusalsAttr, refusals},
+                                  {study::kBaseRefusalsAttr, in_.refusals_baseline},
+                                  {study::kNBadPromptsAttr, in_.n_bad_evaluation_prompts}};
     in_.store.complete_trial(trial.trial_id, {values[0], values[1]}, attrs);
     ++n_complete_;
     if (reply.meta.contains("texts")) {
-      fmt::print("\nResponses of trial {}:\n", trial.user_attrs.value("index", trial.number + 1));
+      fmt::print("\nResponses of trial {}:\n", trial.user_attrs.value(study::kIndexAttr, trial.number + 1));
       print_responses(in_.bad_evaluation, reply.meta.at("texts").get<std::vector<std::string>>(),
                       in_.job.refusal_markers);
     }
-    fmt::print("\nTrial {} finished on {} in {}:\n", trial.user_attrs.value("index", trial.number + 1),
+    fmt::print("\nTrial {} finished on {} in {}:\n", trial.user_attrs.value(study::kIndexAttr, trial.number + 1),
                pool_.worker_name(worker_idx), format_duration(reply.meta.value("seconds", 0.0)));
     fmt::print("  * KL divergence: {:.4f}\n", kl);
     fmt::print("  * Refusals: {}/{}\n", refusals, in_.n_bad_evaluation_prompts);

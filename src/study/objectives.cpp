@@ -1,5 +1,7 @@
 #include "abliterate/study/objectives.hpp"
 
+#include "abliterate/study/attribute_names.hpp"
+
 namespace abliterate::study {
 
 std::array<double, 2> objective_values(const config::Job& job, double kl_divergence, int64_t refusals,
@@ -16,8 +18,8 @@ std::array<double, 2> objective_values(const config::Job& job, double kl_diverge
   return {kl_score, refusal_score};
 }
 
-std::array<const char*, 2> objective_names(config::Objectives objectives) {
-  if (objectives == config::Objectives::raw) return {"kl_divergence", "refusals"};
+std::array<std::string_view, 2> objective_names(config::Objectives objectives) {
+  if (objectives == config::Objectives::raw) return {kKlDivergenceAttr, kRefusalsAttr};
   return {"kl_score", "refusal_score"};
 }
 

@@ -8,15 +8,12 @@
 #include <fmt/format.h>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/study/attribute_names.hpp"
 
 namespace abliterate::study {
 namespace {
 
-// Heretic's user attr names (method spec §7.3).
-constexpr const char* kRefusalsAttr = "refusals";
-constexpr const char* kKlDivergenceAttr = "kl_divergence";
-
-double number_attr(const Trial& trial, const char* key) {
+double number_attr(const Trial& trial, std::string_view key) {
   ABL_CHECK(trial.user_attrs.is_object() && trial.user_attrs.contains(key) && trial.user_attrs.at(key).is_number(),
             FormatError, "trial {}: COMPLETE but user attr \"{}\" is {}; expected a number", trial.number, key,
             trial.user_attrs.is_object() && trial.user_attrs.contains(key) ? trial.user_attrs.at(key).dump()

@@ -107,6 +107,46 @@ void log_gauss_mass_deduplicated(std::span<const double> a, std::span<const doub
   }
 }
 
+// The sorted distinct values (numpy.unique).
+template <typename T>
+std::vector<T> sorted_unique(std::vector<T> values) {
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  return values;
+}
+
+// The mixture's log density at each point: log Σ_k w_k·p_k(x), from
+// `weighted` (n_points × n_kernels, row-major, log p_k(x); overwritten with
+// log w_k + log p_k(x)) as Optuna's logsumexp computes it.
+std::vector<double> log_mixture(std::vector<double>& weighted, const std::vector<double>& weights, size_t n_points) {
+  const size_t n_kernels = weights.size();
+  std::vector<double> log_weights(n_kernels);
+  for (size_t k = 0; k < n_kernels; ++k) log_weights[k] = std::log(weights[k]);
+  std::vector<double> result(n_points);
+  std::vector<double> shifted(n_kernels);
+  for (size_t s = 0; s < n_points; ++s) {
+    double* row = &weighted[s * n_kernels];
+    double max_value = -kInf;
+    for (size_t k = 0; k < n_kernels; ++k) {
+      row[k] += log_weights[k];
+      // ndarray.max propagates NaN.
+      if (std::isnan(row[k]) || std::isnan(max_value)) {
+        max_value = std::numeric_limits<double>::quiet_NaN();
+      } else {
+        max_value = std::max(max_value, row[k]);
+      }
+    }
+    if (max_value == -kInf) max_value = 0;
+    for (size_t k = 0; k < n_kernels; ++k) {
+      // exp of anything below −746 rounds to +0; skip libm's slow underflow path.
+      const double v = row[k] - max_value;
+      shifted[k] = v < -746.0 ? 0.0 : std::exp(v);
+    }
+    result[s] = std::log(numpy_pairwise_sum(shifted.data(), n_kernels)) + max_value;
+  }
+  return result;
+}
+
 }  // namespace
 
 std::vector<double> default_tpe_weights(size_t n) {
@@ -304,152 +344,158 @@ std::vector<double> ParzenEstimator::log_pdf(const PointBatch& points) const {
   static thread_local std::vector<double> weighted;
   weighted.assign(n_points * n_kernels, 0.0);
 
+  // Categorical and discrete dimensions in order, then the continuous ones
+  // together: numpy's order of additions into the same sums.
   std::vector<size_t> continuous;
   for (size_t d = 0; d < dims_.size(); ++d) {
     const Dimension& dim = dims_[d];
-    const std::vector<double>& xs = points[d];
     if (dim.is_categorical) {
-      const bool has_kernels = dim.choice_weights.size() > dim.n_choices;
-      std::vector<double> log_weights(dim.choice_weights.size());
-      for (size_t i = 0; i < log_weights.size(); ++i) log_weights[i] = std::log(dim.choice_weights[i]);
-      for (size_t s = 0; s < n_points; ++s) {
-        const auto choice = static_cast<size_t>(static_cast<int64_t>(xs[s]));
-        for (size_t k = 0; k < n_kernels; ++k) {
-          const size_t row = has_kernels ? k : 0;
-          weighted[s * n_kernels + k] += log_weights[row * dim.n_choices + choice];
-        }
-      }
-      continue;
-    }
-    if (dim.step == 0) {
+      add_categorical_log_pdf(dim, points[d], n_points, n_kernels, weighted);
+    } else if (dim.step == 0) {
       continuous.push_back(d);
-      continue;
-    }
-    // Discrete: the mass of the cell around x, over the mass of the domain.
-    std::vector<double> x_unique = xs;
-    std::sort(x_unique.begin(), x_unique.end());
-    x_unique.erase(std::unique(x_unique.begin(), x_unique.end()), x_unique.end());
-    std::vector<std::pair<double, double>> kernels_unique(n_kernels);
-    for (size_t k = 0; k < n_kernels; ++k) kernels_unique[k] = {dim.mu[k], dim.sigma[k]};
-    std::sort(kernels_unique.begin(), kernels_unique.end());
-    kernels_unique.erase(std::unique(kernels_unique.begin(), kernels_unique.end()), kernels_unique.end());
-    const size_t nx = x_unique.size();
-    const size_t nk = kernels_unique.size();
-    std::vector<double> left(nx * nk), right(nx * nk), mass(nx * nk);
-    for (size_t i = 0; i < nx; ++i) {
-      const double l = dim.is_log ? std::log(x_unique[i] - dim.step / 2) : x_unique[i] - dim.step / 2;
-      const double r = dim.is_log ? std::log(x_unique[i] + dim.step / 2) : x_unique[i] + dim.step / 2;
-      for (size_t j = 0; j < nk; ++j) {
-        left[i * nk + j] = (l - kernels_unique[j].first) / kernels_unique[j].second;
-        right[i * nk + j] = (r - kernels_unique[j].first) / kernels_unique[j].second;
-      }
-    }
-    log_gauss_mass_deduplicated(left, right, mass);
-    std::vector<double> norm_a(nk), norm_b(nk), norm(nk);
-    for (size_t j = 0; j < nk; ++j) {
-      norm_a[j] = (dim.adapted_low - kernels_unique[j].first) / kernels_unique[j].second;
-      norm_b[j] = (dim.adapted_high - kernels_unique[j].first) / kernels_unique[j].second;
-    }
-    truncnorm::log_gauss_mass(norm_a, norm_b, norm);
-    std::vector<size_t> kernel_slot(n_kernels);
-    for (size_t k = 0; k < n_kernels; ++k) {
-      kernel_slot[k] = static_cast<size_t>(
-          std::lower_bound(kernels_unique.begin(), kernels_unique.end(), std::pair{dim.mu[k], dim.sigma[k]}) -
-          kernels_unique.begin());
-    }
-    for (size_t s = 0; s < n_points; ++s) {
-      const auto xi = static_cast<size_t>(std::lower_bound(x_unique.begin(), x_unique.end(), xs[s]) - x_unique.begin());
-      for (size_t k = 0; k < n_kernels; ++k) weighted[s * n_kernels + k] += mass[xi * nk + kernel_slot[k]];
-    }
-    for (size_t s = 0; s < n_points; ++s) {
-      for (size_t k = 0; k < n_kernels; ++k) weighted[s * n_kernels + k] -= norm[kernel_slot[k]];
+    } else {
+      add_discrete_log_pdf(dim, points[d], n_points, n_kernels, weighted);
     }
   }
+  if (!continuous.empty()) add_continuous_log_pdf(continuous, points, n_points, weighted);
+  return log_mixture(weighted, weights_, n_points);
+}
 
-  if (!continuous.empty()) {
-    // Dimension-major per kernel: standardized bounds, log mass, log σ.
-    const size_t nd = continuous.size();
-    std::vector<double> mu(nd * n_kernels), sigma(nd * n_kernels), a(nd * n_kernels), b(nd * n_kernels);
-    std::vector<double> mass_kd(n_kernels * nd), a_kd(n_kernels * nd), b_kd(n_kernels * nd);
-    std::vector<double> log_sigma(nd * n_kernels);
+void ParzenEstimator::add_categorical_log_pdf(const Dimension& dim, const std::vector<double>& xs, size_t n_points,
+                                              size_t n_kernels, std::vector<double>& weighted) {
+  const bool has_kernels = dim.choice_weights.size() > dim.n_choices;
+  std::vector<double> log_weights(dim.choice_weights.size());
+  for (size_t i = 0; i < log_weights.size(); ++i) log_weights[i] = std::log(dim.choice_weights[i]);
+  for (size_t s = 0; s < n_points; ++s) {
+    const auto choice = static_cast<size_t>(static_cast<int64_t>(xs[s]));
+    for (size_t k = 0; k < n_kernels; ++k) {
+      const size_t row = has_kernels ? k : 0;
+      weighted[s * n_kernels + k] += log_weights[row * dim.n_choices + choice];
+    }
+  }
+}
+
+// The mass of the cell around each point, over the mass of the domain,
+// evaluated for unique points against unique kernels as Optuna does.
+void ParzenEstimator::add_discrete_log_pdf(const Dimension& dim, const std::vector<double>& xs, size_t n_points,
+                                           size_t n_kernels, std::vector<double>& weighted) {
+  const std::vector<double> x_unique = sorted_unique(xs);
+  std::vector<std::pair<double, double>> kernels(n_kernels);
+  for (size_t k = 0; k < n_kernels; ++k) kernels[k] = {dim.mu[k], dim.sigma[k]};
+  const std::vector<std::pair<double, double>> kernels_unique = sorted_unique(std::move(kernels));
+  const size_t nx = x_unique.size();
+  const size_t nk = kernels_unique.size();
+  std::vector<double> left(nx * nk), right(nx * nk), mass(nx * nk);
+  for (size_t i = 0; i < nx; ++i) {
+    const double l = dim.is_log ? std::log(x_unique[i] - dim.step / 2) : x_unique[i] - dim.step / 2;
+    const double r = dim.is_log ? std::log(x_unique[i] + dim.step / 2) : x_unique[i] + dim.step / 2;
+    for (size_t j = 0; j < nk; ++j) {
+      left[i * nk + j] = (l - kernels_unique[j].first) / kernels_unique[j].second;
+      right[i * nk + j] = (r - kernels_unique[j].first) / kernels_unique[j].second;
+    }
+  }
+  log_gauss_mass_deduplicated(left, right, mass);
+  std::vector<double> norm_a(nk), norm_b(nk), norm(nk);
+  for (size_t j = 0; j < nk; ++j) {
+    norm_a[j] = (dim.adapted_low - kernels_unique[j].first) / kernels_unique[j].second;
+    norm_b[j] = (dim.adapted_high - kernels_unique[j].first) / kernels_unique[j].second;
+  }
+  truncnorm::log_gauss_mass(norm_a, norm_b, norm);
+  std::vector<size_t> kernel_slot(n_kernels);
+  for (size_t k = 0; k < n_kernels; ++k) {
+    kernel_slot[k] = static_cast<size_t>(
+        std::lower_bound(kernels_unique.begin(), kernels_unique.end(), std::pair{dim.mu[k], dim.sigma[k]}) -
+        kernels_unique.begin());
+  }
+  for (size_t s = 0; s < n_points; ++s) {
+    const auto xi = static_cast<size_t>(std::lower_bound(x_unique.begin(), x_unique.end(), xs[s]) - x_unique.begin());
+    for (size_t k = 0; k < n_kernels; ++k) weighted[s * n_kernels + k] += mass[xi * nk + kernel_slot[k]];
+  }
+  for (size_t s = 0; s < n_points; ++s) {
+    for (size_t k = 0; k < n_kernels; ++k) weighted[s * n_kernels + k] -= norm[kernel_slot[k]];
+  }
+}
+
+// The continuous dimensions' kernels, dimension-major: entry j·n_kernels + k
+// is kernel k of the j-th continuous dimension.
+struct ParzenEstimator::ContinuousKernels {
+  std::vector<double> mu;
+  std::vector<double> sigma;
+  std::vector<double> a;          // the domain's bounds, standardized: (adapted_low − μ)/σ
+  std::vector<double> b;          // (adapted_high − μ)/σ
+  std::vector<double> mass;       // log(Φ(b) − Φ(a)): the kernel's log mass inside the domain
+  std::vector<double> log_sigma;  // log σ
+};
+
+ParzenEstimator::ContinuousKernels ParzenEstimator::continuous_kernels(const std::vector<size_t>& continuous) const {
+  const size_t nd = continuous.size();
+  const size_t n_kernels = weights_.size();
+  ContinuousKernels kernels;
+  kernels.mu.resize(nd * n_kernels);
+  kernels.sigma.resize(nd * n_kernels);
+  kernels.a.resize(nd * n_kernels);
+  kernels.b.resize(nd * n_kernels);
+  kernels.log_sigma.resize(nd * n_kernels);
+  std::vector<double> mass_kd(n_kernels * nd), a_kd(n_kernels * nd), b_kd(n_kernels * nd);
+  for (size_t j = 0; j < nd; ++j) {
+    const Dimension& dim = dims_[continuous[j]];
+    for (size_t k = 0; k < n_kernels; ++k) {
+      const size_t at = j * n_kernels + k;
+      kernels.mu[at] = dim.mu[k];
+      kernels.sigma[at] = dim.sigma[k];
+      kernels.a[at] = (dim.adapted_low - kernels.mu[at]) / kernels.sigma[at];
+      kernels.b[at] = (dim.adapted_high - kernels.mu[at]) / kernels.sigma[at];
+      kernels.log_sigma[at] = std::log(kernels.sigma[at]);
+      // Optuna's batch is (kernel, dimension), row-major.
+      a_kd[k * nd + j] = kernels.a[at];
+      b_kd[k * nd + j] = kernels.b[at];
+    }
+  }
+  truncnorm::log_gauss_mass(a_kd, b_kd, mass_kd);
+  kernels.mass.resize(nd * n_kernels);
+  for (size_t j = 0; j < nd; ++j) {
+    for (size_t k = 0; k < n_kernels; ++k) kernels.mass[j * n_kernels + k] = mass_kd[k * nd + j];
+  }
+  return kernels;
+}
+
+void ParzenEstimator::add_continuous_log_pdf(const std::vector<size_t>& continuous, const PointBatch& points,
+                                             size_t n_points, std::vector<double>& weighted) const {
+  const size_t nd = continuous.size();
+  const size_t n_kernels = weights_.size();
+  const ContinuousKernels kernels = continuous_kernels(continuous);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  static thread_local std::vector<double> terms;
+  static thread_local std::vector<double> sums;
+  terms.resize(nd * n_kernels);
+  sums.resize(n_kernels);
+  for (size_t s = 0; s < n_points; ++s) {
     for (size_t j = 0; j < nd; ++j) {
       const Dimension& dim = dims_[continuous[j]];
+      const double x = dim.is_log ? std::log(points[continuous[j]][s]) : points[continuous[j]][s];
+      const size_t base = j * n_kernels;
+      const double* __restrict mu_j = &kernels.mu[base];
+      const double* __restrict sigma_j = &kernels.sigma[base];
+      const double* __restrict a_j = &kernels.a[base];
+      const double* __restrict b_j = &kernels.b[base];
+      const double* __restrict mass_j = &kernels.mass[base];
+      const double* __restrict log_sigma_j = &kernels.log_sigma[base];
+      double* __restrict terms_j = &terms[base];
+      // Branch-free passes so that they vectorize; the same operations in
+      // the same order as _truncnorm.logpdf.
       for (size_t k = 0; k < n_kernels; ++k) {
-        const size_t at = j * n_kernels + k;
-        mu[at] = dim.mu[k];
-        sigma[at] = dim.sigma[k];
-        a[at] = (dim.adapted_low - mu[at]) / sigma[at];
-        b[at] = (dim.adapted_high - mu[at]) / sigma[at];
-        log_sigma[at] = std::log(sigma[at]);
-        // Optuna's batch is (kernel, dimension), row-major.
-        a_kd[k * nd + j] = a[at];
-        b_kd[k * nd + j] = b[at];
+        const double z = (x - mu_j[k]) / sigma_j[k];
+        const double term = truncnorm::norm_logpdf(z) - mass_j[k] - log_sigma_j[k];
+        const bool outside = (z < a_j[k]) | (z > b_j[k]);
+        terms_j[k] = outside ? -kInf : term;
       }
+      // a == b only for a one-value domain (never sampled: single()).
+      if (dim.adapted_low == dim.adapted_high) std::fill(terms_j, terms_j + n_kernels, nan);
     }
-    truncnorm::log_gauss_mass(a_kd, b_kd, mass_kd);
-    std::vector<double> mass(nd * n_kernels);
-    for (size_t j = 0; j < nd; ++j) {
-      for (size_t k = 0; k < n_kernels; ++k) mass[j * n_kernels + k] = mass_kd[k * nd + j];
-    }
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    static thread_local std::vector<double> terms;
-    static thread_local std::vector<double> sums;
-    terms.resize(nd * n_kernels);
-    sums.resize(n_kernels);
-    for (size_t s = 0; s < n_points; ++s) {
-      for (size_t j = 0; j < nd; ++j) {
-        const Dimension& dim = dims_[continuous[j]];
-        const double x = dim.is_log ? std::log(points[continuous[j]][s]) : points[continuous[j]][s];
-        const size_t base = j * n_kernels;
-        const double* __restrict mu_j = &mu[base];
-        const double* __restrict sigma_j = &sigma[base];
-        const double* __restrict a_j = &a[base];
-        const double* __restrict b_j = &b[base];
-        const double* __restrict mass_j = &mass[base];
-        const double* __restrict log_sigma_j = &log_sigma[base];
-        double* __restrict terms_j = &terms[base];
-        // Branch-free passes so that they vectorize; the same operations in
-        // the same order as _truncnorm.logpdf.
-        for (size_t k = 0; k < n_kernels; ++k) {
-          const double z = (x - mu_j[k]) / sigma_j[k];
-          const double term = truncnorm::norm_logpdf(z) - mass_j[k] - log_sigma_j[k];
-          const bool outside = (z < a_j[k]) | (z > b_j[k]);
-          terms_j[k] = outside ? -kInf : term;
-        }
-        // a == b only for a one-value domain (never sampled: single()).
-        if (dim.adapted_low == dim.adapted_high) std::fill(terms_j, terms_j + n_kernels, nan);
-      }
-      numpy_pairwise_sum_columns(terms.data(), nd, n_kernels, sums.data());
-      double* row = &weighted[s * n_kernels];
-      for (size_t k = 0; k < n_kernels; ++k) row[k] += sums[k];
-    }
-  }
-
-  std::vector<double> log_weights(n_kernels);
-  for (size_t k = 0; k < n_kernels; ++k) log_weights[k] = std::log(weights_[k]);
-  std::vector<double> result(n_points);
-  std::vector<double> shifted(n_kernels);
-  for (size_t s = 0; s < n_points; ++s) {
+    numpy_pairwise_sum_columns(terms.data(), nd, n_kernels, sums.data());
     double* row = &weighted[s * n_kernels];
-    double max_value = -kInf;
-    for (size_t k = 0; k < n_kernels; ++k) {
-      row[k] += log_weights[k];
-      // ndarray.max propagates NaN.
-      if (std::isnan(row[k]) || std::isnan(max_value)) {
-        max_value = std::numeric_limits<double>::quiet_NaN();
-      } else {
-        max_value = std::max(max_value, row[k]);
-      }
-    }
-    if (max_value == -kInf) max_value = 0;
-    for (size_t k = 0; k < n_kernels; ++k) {
-      // exp of anything below −746 rounds to +0; skip libm's slow underflow path.
-      const double v = row[k] - max_value;
-      shifted[k] = v < -746.0 ? 0.0 : std::exp(v);
-    }
-    result[s] = std::log(numpy_pairwise_sum(shifted.data(), n_kernels)) + max_value;
+    for (size_t k = 0; k < n_kernels; ++k) row[k] += sums[k];
   }
-  return result;
 }
 
 }  // namespace abliterate::study

@@ -8,12 +8,16 @@
 #include <fmt/format.h>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/study/attribute_names.hpp"
 
 namespace abliterate::study {
 namespace {
 
 using nlohmann::json;
 
+// Optuna parameter names and choices (method spec §7.2). The user attr
+// kDirectionIndexAttr shares this parameter's spelling but holds the decoded
+// index (null for the "per layer" scope), so it is a name of its own.
 constexpr std::string_view kDirectionScope = "direction_scope";
 constexpr std::string_view kDirectionIndex = "direction_index";
 constexpr std::string_view kScopeGlobal = "global";
@@ -79,9 +83,9 @@ double number_at(const json& object, std::string_view key, const std::string& pl
 
 config::ComponentParams component_from_json(const json& parameters, std::string_view component) {
   const std::string c(component);
-  ABL_CHECK(parameters.contains(c), FormatError, "user attr parameters: component \"{}\" is missing", c);
+  ABL_CHECK(parameters.contains(c), FormatError, "user attr {}: component \"{}\" is missing", kParametersAttr, c);
   const json& p = parameters.at(c);
-  const std::string place = fmt::format("user attr parameters.{}", c);
+  const std::string place = fmt::format("user attr {}.{}", kParametersAttr, c);
   return config::ComponentParams{.max_weight = number_at(p, kMaxWeight, place),
                                  .max_weight_position = number_at(p, kMaxWeightPosition, place),
                                  .min_weight = number_at(p, kMinWeight, place),
@@ -191,9 +195,9 @@ json fixed_params_attr(const std::vector<ParamSpec>& space, const ParamValues& v
 
 json ablation_user_attrs(const config::AblationParams& params) {
   json attrs = json::object();
-  attrs[std::string(kDirectionIndex)] =
+  attrs[std::string(kDirectionIndexAttr)] =
       params.direction_index ? json(*params.direction_index) : json(nullptr);
-  json& components = attrs["parameters"] = json::object();
+  json& components = attrs[std::string(kParametersAttr)] = json::object();
   for (const auto& [component, member] : config::kNamedComponents) {
     components[std::string(component)] = component_json(params.*member);
   }
@@ -201,18 +205,19 @@ json ablation_user_attrs(const config::AblationParams& params) {
 }
 
 config::AblationParams ablation_params_from_user_attrs(const json& user_attrs) {
-  const std::string index_key(kDirectionIndex);
+  const std::string index_key(kDirectionIndexAttr);
+  const std::string parameters_key(kParametersAttr);
   ABL_CHECK(user_attrs.is_object() && user_attrs.contains(index_key), FormatError,
             "user attrs: key \"{}\" is missing", index_key);
-  ABL_CHECK(user_attrs.contains("parameters") && user_attrs.at("parameters").is_object(), FormatError,
-            "user attrs: key \"parameters\" is missing or not an object");
+  ABL_CHECK(user_attrs.contains(parameters_key) && user_attrs.at(parameters_key).is_object(), FormatError,
+            "user attrs: key \"{}\" is missing or not an object", parameters_key);
   config::AblationParams params;
   const json& index = user_attrs.at(index_key);
   ABL_CHECK(index.is_null() || index.is_number(), FormatError,
             "user attr {}: expected a number or null, got {}", index_key, index.dump());
   if (index.is_number()) params.direction_index = index.get<double>();
   for (const auto& [component, member] : config::kNamedComponents) {
-    params.*member = component_from_json(user_attrs.at("parameters"), component);
+    params.*member = component_from_json(user_attrs.at(parameters_key), component);
   }
   return params;
 }

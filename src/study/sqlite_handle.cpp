@@ -98,6 +98,14 @@ std::string Statement::column_text(int col) const {
   return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
 }
 
+int64_t count_rows(const Connection& c, std::string_view sql, std::initializer_list<int64_t> params) {
+  Statement count(c, sql);
+  int idx = 1;
+  for (int64_t param : params) count.bind(idx++, param);
+  ABL_ASSERT(count.step(), "\"{}\" returned no row", sql);
+  return count.column_int64(0);
+}
+
 WriteTransaction::WriteTransaction(const Connection& connection) : connection_(connection) {
   connection_.exec("BEGIN IMMEDIATE", "starting a write transaction");
   is_open_ = true;

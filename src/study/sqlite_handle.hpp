@@ -1,12 +1,14 @@
 // Thin RAII over the SQLite C API for the study store (private to src/study):
-// a connection's context for error messages, prepared statements, and the
-// write-transaction guard. Not thread-safe, like the store that uses it.
+// a connection's context for error messages, prepared statements, a COUNT(*)
+// helper and the write-transaction guard. Not thread-safe, like the store
+// that uses it.
 #pragma once
 
 #include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -66,6 +68,11 @@ class Statement {
   std::string sql_;
   sqlite3_stmt* stmt_ = nullptr;  // owned
 };
+
+// One COUNT(*) with integer parameters. The statement is finished before
+// this returns: a statement still holding a row would make COMMIT fail with
+// SQLITE_BUSY.
+int64_t count_rows(const Connection& c, std::string_view sql, std::initializer_list<int64_t> params);
 
 // BEGIN IMMEDIATE … COMMIT: takes the write lock up front, so a second writer
 // fails at the start (after the busy timeout) instead of mid-way, and a write

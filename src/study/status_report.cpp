@@ -11,8 +11,8 @@
 #include <fmt/ranges.h>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/study/attribute_names.hpp"
 #include "abliterate/study/pareto.hpp"
-#include "abliterate/study/resume_check.hpp"
 #include "abliterate/study/search_space.hpp"
 
 namespace abliterate::study {
@@ -20,14 +20,7 @@ namespace {
 
 using nlohmann::json;
 
-// Optuna's study system attr for objective names (spec/optuna-compat.md §3.5).
-constexpr const char* kMetricNamesAttr = "study:metric_names";
-// Heretic's user attrs (method spec §7.3; n_bad_prompts from v1.3.0).
-constexpr const char* kRefusalsAttr = "refusals";
-constexpr const char* kKlDivergenceAttr = "kl_divergence";
-constexpr const char* kNBadPromptsAttr = "n_bad_prompts";
-
-std::optional<int64_t> integer_attr(const json& attrs, const char* key) {
+std::optional<int64_t> integer_attr(const json& attrs, std::string_view key) {
   if (!attrs.is_object() || !attrs.contains(key) || !attrs.at(key).is_number()) return std::nullopt;
   return static_cast<int64_t>(std::llround(attrs.at(key).get<double>()));
 }
@@ -52,7 +45,7 @@ std::string summarize_component(const char* label, const config::ComponentParams
 
 // Heretic's stored (decoded) parameters when present, else the raw params.
 std::string summarize_params(const Trial& trial) {
-  if (trial.user_attrs.contains("parameters")) {
+  if (trial.user_attrs.contains(kParametersAttr)) {
     const config::AblationParams p = with_context(fmt::format("trial {}", trial.number),
                                                   [&] { return ablation_params_from_user_attrs(trial.user_attrs); });
     const std::string direction = p.direction_index ? fmt::format("{:.2f}", *p.direction_index) : "per layer";

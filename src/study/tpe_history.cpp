@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "abliterate/study/attribute_names.hpp"
+
 namespace abliterate::study {
 namespace {
 
@@ -25,11 +27,11 @@ double constraint_violation(const nlohmann::json& system_attrs) {
   const auto add = [&](const nlohmann::json& v) {
     if (v.is_number() && v.get<double>() > 0) total += v.get<double>();
   };
-  if (system_attrs.contains("constraints") && system_attrs.at("constraints").is_array()) {
-    for (const auto& v : system_attrs.at("constraints")) add(v);
+  if (system_attrs.contains(kConstraintsAttr) && system_attrs.at(kConstraintsAttr).is_array()) {
+    for (const auto& v : system_attrs.at(kConstraintsAttr)) add(v);
   }
   for (const auto& [key, value] : system_attrs.items()) {
-    if (key.starts_with("constraints:")) add(value);
+    if (key.starts_with(kConstraintsAttrPrefix)) add(value);
   }
   return total;
 }
@@ -39,7 +41,7 @@ double constraint_violation(const nlohmann::json& system_attrs) {
 nlohmann::json relative_params(const nlohmann::json& system_attrs) {
   std::string text;
   for (int chunk = 0;; ++chunk) {
-    const std::string key = fmt::format("tpe:relative_params:{}", chunk);
+    const std::string key = fmt::format("{}{}", kRelativeParamsAttrPrefix, chunk);
     if (!system_attrs.contains(key) || !system_attrs.at(key).is_string()) break;
     text += system_attrs.at(key).get<std::string>();
   }

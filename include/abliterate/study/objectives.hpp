@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string_view>
 
 #include "abliterate/config/job.hpp"
 
@@ -16,7 +17,8 @@ namespace abliterate::study {
 std::array<double, 2> objective_values(const config::Job& job, double kl_divergence, int64_t refusals,
                                        int64_t refusals_baseline);
 
-// Names of the two objectives, for study:metric_names.
-std::array<const char*, 2> objective_names(config::Objectives objectives);
+// Names of the two objectives, for study:metric_names. The raw objectives are
+// named after the trial user attrs that hold the same values.
+std::array<std::string_view, 2> objective_names(config::Objectives objectives);
 
 }  // namespace abliterate::study

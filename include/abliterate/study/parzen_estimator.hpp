@@ -64,6 +64,18 @@ class ParzenEstimator {
                                          const std::vector<double>& observations,
                                          const ParzenEstimatorOptions& options);
 
+  // The steps of log_pdf. Each adds its dimensions' log densities to
+  // `weighted`: n_points × n_kernels, row-major, one row per point.
+  static void add_categorical_log_pdf(const Dimension& dim, const std::vector<double>& xs, size_t n_points,
+                                      size_t n_kernels, std::vector<double>& weighted);
+  static void add_discrete_log_pdf(const Dimension& dim, const std::vector<double>& xs, size_t n_points,
+                                   size_t n_kernels, std::vector<double>& weighted);
+  // All continuous dimensions (indices into dims_) at once, as Optuna sums them.
+  void add_continuous_log_pdf(const std::vector<size_t>& continuous, const PointBatch& points, size_t n_points,
+                              std::vector<double>& weighted) const;
+  struct ContinuousKernels;  // parzen_estimator.cpp
+  ContinuousKernels continuous_kernels(const std::vector<size_t>& continuous) const;
+
   std::vector<double> weights_;  // mixture weights, prior last
   std::vector<Dimension> dims_;
 };

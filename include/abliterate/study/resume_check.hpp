@@ -17,11 +17,6 @@
 
 namespace abliterate::study {
 
-// The study user attr holding the job settings (job_to_json), as Heretic's.
-inline constexpr const char* kSettingsAttr = "settings";
-// Heretic's study user attr: true once n_trials trials are COMPLETE.
-inline constexpr const char* kFinishedAttr = "finished";
-
 // One setting that differs: its key (a dotted path for nested keys, e.g.
 // "good_prompts.split", or "search space: <param>"), and both values as
 // short JSON text ("(absent)" when missing on one side).

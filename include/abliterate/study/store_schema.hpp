@@ -87,7 +87,7 @@ inline constexpr std::string_view kValueTypeFinite = "FINITE";
 inline constexpr std::string_view kValueTypeInfPos = "INF_POS";
 inline constexpr std::string_view kValueTypeInfNeg = "INF_NEG";
 
-// Trial user attr holding why a trial failed (DESIGN.md §5).
-inline constexpr std::string_view kFailReasonAttr = "fail_reason";
+// The keys of the study and trial attrs (fail_reason among them) are in
+// attribute_names.hpp.
 
 }  // namespace abliterate::study
