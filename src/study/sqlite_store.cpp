@@ -20,7 +20,6 @@
 namespace abliterate::study {
 namespace {
 
-namespace fs = std::filesystem;
 using detail::Connection;
 using detail::count_rows;
 using detail::Statement;
@@ -43,7 +42,7 @@ std::string now_utc() {
 // garbled output in a fail reason) is replaced instead of throwing.
 std::string dump_value(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-json parse_value(const std::string& text, const fs::path& path, std::string_view place) {
+json parse_value(const std::string& text, const std::filesystem::path& path, std::string_view place) {
   json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
   ABL_CHECK(!value.is_discarded(), FormatError, "{}: {}: value_json is not valid JSON: {}", path.string(), place,
             text);

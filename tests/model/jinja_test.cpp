@@ -7,7 +7,7 @@
 #include "abliterate/common/error.hpp"
 #include "support/throws_with.hpp"
 
-namespace abliterate::model::jinja {
+namespace abliterate::chat::jinja {
 namespace {
 
 std::string render(std::string_view source, const nlohmann::json& variables = nlohmann::json::object()) {
@@ -158,4 +158,4 @@ TEST(JinjaTest, RuntimeErrorsNameTheLine) {
 }
 
 }  // namespace
-}  // namespace abliterate::model::jinja
+}  // namespace abliterate::chat::jinja
