@@ -2,6 +2,18 @@
 
 #include <fmt/format.h>
 
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+
+#if !VALIJSON_USE_EXCEPTIONS
+// Without it valijson aborts on a schema it cannot read; the valijson CMake target defines it.
+#error "build with -DVALIJSON_USE_EXCEPTIONS=1 (link the valijson CMake target)"
+#endif
+
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <fstream>
@@ -9,7 +21,7 @@
 #include <string_view>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/config/suggest.hpp"
+#include "schema_messages.hpp"
 
 namespace abliterate::config {
 
@@ -17,174 +29,75 @@ using nlohmann::json;
 
 namespace {
 
-// Nesting deeper than this in a schema ($ref chains included) or a document is
-// refused rather than recursed into: a cyclic $ref must not overflow the stack.
+// Schemas nested deeper than this are refused rather than recursed into.
 constexpr int kMaxDepth = 64;
 
 // Values longer than this are cut short in messages.
 constexpr std::size_t kMaxShownValue = 60;
 
-constexpr std::array<std::string_view, 18> kSupportedKeywords = {
-    "type",
-    "properties",
-    "required",
-    "additionalProperties",
-    "enum",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "minLength",
-    "items",
-    "minItems",
-    "$ref",
-    "$defs",
-    "description",
-    "default",
-    "title",
-    "x-hint",
-};
-// Allowed only at the root.
-constexpr std::array<std::string_view, 2> kRootKeywords = {"$schema", "$id"};
+// valijson implements drafts 3, 4 and 7, and we parse every schema as draft 7.
+constexpr std::array<std::string_view, 2> kDraft7 = {"http://json-schema.org/draft-07/schema#",
+                                                     "http://json-schema.org/draft-07/schema"};
 
+// Draft 7's keywords as valijson reads them, by how the value holds subschemas
+// ("items" holds one, or a list in tuple form), so that every subschema is
+// checked too. "dependencies" maps a key to a schema or to a list of keys.
+constexpr std::array<std::string_view, 9> kOneSchemaKeywords = {
+    "additionalItems", "additionalProperties", "contains", "else", "if", "items", "not", "propertyNames", "then"};
+constexpr std::array<std::string_view, 3> kSchemaListKeywords = {"allOf", "anyOf", "oneOf"};
+constexpr std::array<std::string_view, 4> kSchemaMapKeywords = {"definitions", "dependencies", "patternProperties",
+                                                                "properties"};
+constexpr std::array<std::string_view, 19> kValueKeywords = {
+    "$ref",      "const",         "enum",      "exclusiveMaximum", "exclusiveMinimum",
+    "format",    "maxItems",      "maxLength", "maximum",          "minItems",
+    "minLength", "minProperties", "minimum",   "maxProperties",    "multipleOf",
+    "pattern",   "required",      "type",      "uniqueItems"};
+// Read by nobody but people and our messages (x-hint).
+constexpr std::array<std::string_view, 6> kAnnotations = {"$comment", "default", "description",
+                                                          "examples", "title",   "x-hint"};
+// Allowed only at the root: valijson reads neither ("$id" would move the base of every $ref if it did).
+constexpr std::array<std::string_view, 2> kRootKeywords = {"$schema", "$id"};
 constexpr std::array<std::string_view, 7> kTypeNames = {"null",   "boolean", "object", "array",
                                                         "number", "integer", "string"};
+// Keywords that apply their subschemas to the value at hand, not to a part of it: a loop through them and $ref
+// never reaches the end of the document.
+constexpr std::array<std::string_view, 8> kInPlaceKeywords = {"allOf", "anyOf", "oneOf", "not",
+                                                              "if",    "then",  "else",  "dependencies"};
 
 template <std::size_t N>
 bool contains(const std::array<std::string_view, N>& names, std::string_view name) {
-  for (std::string_view n : names) {
-    if (n == name) return true;
-  }
-  return false;
+  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-std::string child_path(const std::string& path, const std::string& key) {
-  return path.empty() ? key : path + "." + key;
-}
-
-bool is_finite_number(const json& v) {
-  return v.is_number() && (!v.is_number_float() || std::isfinite(v.get<double>()));
-}
-
-bool matches_type(const json& v, std::string_view type) {
-  if (type == "null") return v.is_null();
-  if (type == "boolean") return v.is_boolean();
-  if (type == "object") return v.is_object();
-  if (type == "array") return v.is_array();
-  if (type == "string") return v.is_string();
-  if (type == "number") return is_finite_number(v);
-  if (type == "integer") {
-    // JSON Schema counts 3.0 as an integer: a number with no fractional part.
-    if (v.is_number_integer()) return true;
-    if (!is_finite_number(v)) return false;
-    const double d = v.get<double>();
-    return std::trunc(d) == d;
-  }
-  return false;
-}
-
-bool matches_any_type(const json& v, const json& type) {
-  if (type.is_string()) return matches_type(v, type.get<std::string>());
-  for (const json& t : type) {
-    if (matches_type(v, t.get<std::string>())) return true;
-  }
-  return false;
-}
-
-// Exact for every int64 and uint64 (x86-64 long double has a 64-bit mantissa).
-long double as_long_double(const json& v) {
-  if (v.is_number_unsigned()) return static_cast<long double>(v.get<uint64_t>());
-  if (v.is_number_integer()) return static_cast<long double>(v.get<int64_t>());
-  return static_cast<long double>(v.get<double>());
-}
-
-std::size_t utf8_length(const std::string& s) {
-  std::size_t n = 0;
-  for (unsigned char c : s) {
-    if ((c & 0xC0u) != 0x80u) ++n;  // count every byte that starts a code point
-  }
-  return n;
-}
-
-std::string noun_for_type(std::string_view type) {
-  if (type == "integer") return "an integer";
-  if (type == "number") return "a number";
-  if (type == "string") return "a string";
-  if (type == "boolean") return "true or false";
-  if (type == "array") return "a list";
-  if (type == "object") return "a mapping";
-  return "null";
-}
-
-std::string plural_noun_for_type(std::string_view type) {
-  if (type == "integer") return "integers";
-  if (type == "number") return "numbers";
-  if (type == "string") return "strings";
-  if (type == "boolean") return "booleans";
-  if (type == "array") return "lists";
-  if (type == "object") return "mappings";
-  return "nulls";
-}
-
-std::string enum_list(const json& values) {
-  std::string out;
-  for (const json& v : values) {
-    if (!out.empty()) out += ", ";
-    out += v.is_string() ? v.get<std::string>() : v.dump();
-  }
-  return out;
-}
-
-// "an integer >= 1", "a number in [0, 1]", "a non-empty list of strings",
-// "one of auto, cpu, cuda": what a schema node accepts, in words.
-std::string describe_expected(const json& schema) {
-  if (schema.contains("enum")) return "one of " + enum_list(schema["enum"]);
-  std::string noun;
-  const json type = schema.value("type", json());
-  if (type.is_string()) {
-    const std::string t = type.get<std::string>();
-    noun = noun_for_type(t);
-    if (t == "string" && schema.value("minLength", 0) == 1) noun = "a non-empty string";
-    if (t == "string" && schema.value("minLength", 0) > 1) {
-      noun = fmt::format("a string of at least {} characters", schema["minLength"].get<int64_t>());
-    }
-    if (t == "array") {
-      if (schema.value("minItems", 0) >= 1) {
-        noun = schema["minItems"] == 1 ? "a non-empty list"
-                                       : fmt::format("a list of at least {} items", schema["minItems"].get<int64_t>());
+// Calls visit(subschema, "/keyword[/name]") for every subschema right under `node`; with in_place_only, only for
+// those applied to the same value as `node` (kInPlaceKeywords; $ref is the caller's).
+template <typename Visit>
+void for_each_subschema(const json& node, bool in_place_only, Visit visit) {
+  for (const auto& [key, value] : node.items()) {
+    if (in_place_only && !contains(kInPlaceKeywords, key)) continue;
+    const std::string at = "/" + key;
+    if ((contains(kSchemaListKeywords, key) || key == "items") && value.is_array()) {
+      for (std::size_t i = 0; i < value.size(); ++i) visit(value[i], fmt::format("{}/{}", at, i));
+    } else if (contains(kSchemaMapKeywords, key) && value.is_object()) {
+      for (const auto& [name, sub] : value.items()) {
+        if (!sub.is_array()) visit(sub, at + "/" + name);  // a list under "dependencies" names keys
       }
-      const json& items = schema.contains("items") ? schema["items"] : json();
-      if (items.is_object() && items.contains("type") && items["type"].is_string()) {
-        noun += " of " + plural_noun_for_type(items["type"].get<std::string>());
-      }
+    } else if (contains(kOneSchemaKeywords, key)) {
+      visit(value, at);
     }
-  } else if (type.is_array()) {
-    for (const json& t : type) {
-      if (!noun.empty()) noun += " or ";
-      noun += noun_for_type(t.get<std::string>());
-    }
-  } else {
-    noun = "a value";
   }
-  const bool has_min = schema.contains("minimum");
-  const bool has_xmin = schema.contains("exclusiveMinimum");
-  const bool has_max = schema.contains("maximum");
-  const bool has_xmax = schema.contains("exclusiveMaximum");
-  if ((has_min || has_xmin) && (has_max || has_xmax)) {
-    return fmt::format("{} in {}{}, {}{}", noun, has_min ? "[" : "(",
-                       (has_min ? schema["minimum"] : schema["exclusiveMinimum"]).dump(),
-                       (has_max ? schema["maximum"] : schema["exclusiveMaximum"]).dump(), has_max ? "]" : ")");
-  }
-  if (has_min) return fmt::format("{} >= {}", noun, schema["minimum"].dump());
-  if (has_xmin) return fmt::format("{} > {}", noun, schema["exclusiveMinimum"].dump());
-  if (has_max) return fmt::format("{} <= {}", noun, schema["maximum"].dump());
-  if (has_xmax) return fmt::format("{} < {}", noun, schema["exclusiveMaximum"].dump());
-  return noun;
 }
 
-std::string with_hint(std::string message, const json& schema) {
-  if (schema.contains("x-hint")) message += fmt::format(" ({})", schema["x-hint"].get<std::string>());
-  return message;
+// JSON Schema counts 2.0 as an integer (a number without fraction); valijson's
+// nlohmann adapter goes by how the number is stored. So valijson sees such
+// floats as integers; messages still show the document's own values.
+void integral_floats_to_integers(json& value) {
+  if (value.is_structured()) {
+    for (json& v : value) integral_floats_to_integers(v);
+  } else if (value.is_number_float()) {
+    const double d = value.get<double>();
+    if (std::isfinite(d) && std::trunc(d) == d && d >= -0x1p63 && d < 0x1p63) value = static_cast<int64_t>(d);
+  }
 }
 
 }  // namespace
@@ -234,59 +147,80 @@ JsonSchema JsonSchema::load(const std::filesystem::path& path) {
 JsonSchema::JsonSchema(json schema, std::string name) : schema_(std::move(schema)), name_(std::move(name)) {
   ABL_CHECK(schema_.is_object(), FormatError, "{}: a schema must be a JSON object, got {}", name_,
             describe_value(schema_));
-  check_supported(schema_, "", 0);
+  std::set<const json*> loop_free;
+  check_node(schema_, "", 0, loop_free);
+  auto compiled = std::make_shared<valijson::Schema>();
+  valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+  try {
+    parser.populateSchema(valijson::adapters::NlohmannJsonAdapter(schema_), *compiled);
+  } catch (const std::exception& e) {
+    throw FormatError(fmt::format("{}: valijson cannot read it as a draft 7 schema: {}", name_, e.what()));
+  }
+  compiled_ = std::move(compiled);
 }
 
-void JsonSchema::check_supported(const json& node, const std::string& pointer, int depth) const {
+void JsonSchema::check_node(const json& node, const std::string& pointer, int depth,
+                            std::set<const json*>& loop_free) const {
   const std::string where = pointer.empty() ? "/" : pointer;
   ABL_CHECK(depth < kMaxDepth, FormatError, "{}: {}: nested deeper than {} levels", name_, where, kMaxDepth);
+  if (node.is_boolean()) return;  // draft 7: true allows every value, false none
   ABL_CHECK(node.is_object(), FormatError, "{}: {}: expected a schema object, got {}", name_, where,
             describe_value(node));
+  const bool has_ref = node.contains("$ref");
   for (const auto& [key, value] : node.items()) {
-    const bool supported = contains(kSupportedKeywords, key) || (depth == 0 && contains(kRootKeywords, key));
-    ABL_CHECK(supported, FormatError,
-              "{}: {}: unsupported keyword \"{}\" (this validator knows only the subset in "
-              "json_schema.hpp)",
+    const bool root_keyword = depth == 0 && contains(kRootKeywords, key);
+    const bool annotation = contains(kAnnotations, key);
+    const bool known = annotation || root_keyword || contains(kValueKeywords, key) ||
+                       contains(kOneSchemaKeywords, key) || contains(kSchemaListKeywords, key) ||
+                       contains(kSchemaMapKeywords, key);
+    ABL_CHECK(known, FormatError,
+              "{}: {}: unsupported keyword \"{}\" (not draft 7, which valijson implements: it would be ignored "
+              "and the schema would check less than it says)",
               name_, where, key);
+    ABL_CHECK(!has_ref || key == "$ref" || annotation || root_keyword || key == "definitions", FormatError,
+              "{}: {}: \"{}\" beside $ref is ignored in draft 7; move it into the schema the $ref points at", name_,
+              where, key);
     const std::string at = pointer + "/" + key;
-    if (key == "type") {
-      const bool ok = (value.is_string() && contains(kTypeNames, value.get<std::string>())) ||
-                      (value.is_array() && !value.empty() && [&] {
-                        for (const json& t : value) {
-                          if (!t.is_string() || !contains(kTypeNames, t.get<std::string>())) return false;
-                        }
-                        return true;
-                      }());
+    if (key == "$schema") {
+      ABL_CHECK(value.is_string() && contains(kDraft7, value.get<std::string>()), FormatError,
+                "{}: {}: expected \"{}\" (draft 7, which valijson implements), got {}", name_, at, kDraft7[0],
+                describe_value(value));
+    } else if (key == "type") {
+      auto is_name = [](const json& t) { return t.is_string() && contains(kTypeNames, t.get<std::string>()); };
+      const bool ok =
+          is_name(value) || (value.is_array() && !value.empty() && std::all_of(value.begin(), value.end(), is_name));
       ABL_CHECK(ok, FormatError, "{}: {}: expected a JSON type name or a list of them, got {}", name_, at,
                 describe_value(value));
-    } else if (key == "properties" || key == "$defs") {
-      ABL_CHECK(value.is_object(), FormatError, "{}: {}: expected an object, got {}", name_, at, describe_value(value));
-      for (const auto& [name, sub] : value.items()) check_supported(sub, at + "/" + name, depth + 1);
-    } else if (key == "items") {
-      check_supported(value, at, depth + 1);
-    } else if (key == "required") {
-      bool ok = value.is_array();
-      for (const json& r : value) ok = ok && r.is_string();
-      ABL_CHECK(ok, FormatError, "{}: {}: expected a list of key names, got {}", name_, at, describe_value(value));
-    } else if (key == "additionalProperties") {
-      ABL_CHECK(value.is_boolean(), FormatError, "{}: {}: only true or false is supported, got {}", name_, at,
-                describe_value(value));
-    } else if (key == "enum") {
-      ABL_CHECK(value.is_array() && !value.empty(), FormatError, "{}: {}: expected a non-empty list, got {}", name_, at,
-                describe_value(value));
-    } else if (key == "minimum" || key == "maximum" || key == "exclusiveMinimum" || key == "exclusiveMaximum") {
-      ABL_CHECK(is_finite_number(value), FormatError, "{}: {}: expected a number, got {}", name_, at,
-                describe_value(value));
-    } else if (key == "minLength" || key == "minItems") {
-      ABL_CHECK(value.is_number_integer() && value.get<int64_t>() >= 0, FormatError,
-                "{}: {}: expected an integer >= 0, got {}", name_, at, describe_value(value));
     } else if (key == "$ref") {
       ABL_CHECK(value.is_string(), FormatError, "{}: {}: expected a string, got {}", name_, at, describe_value(value));
       resolve_ref(value.get<std::string>());
-    } else if (key == "x-hint" || key == "description" || key == "title") {
+    } else if (key == "x-hint") {
       ABL_CHECK(value.is_string(), FormatError, "{}: {}: expected a string, got {}", name_, at, describe_value(value));
     }
   }
+  std::vector<const json*> path;
+  check_loops(node, where, path, loop_free);
+  for_each_subschema(node, false, [&](const json& sub, const std::string& at) {
+    check_node(sub, pointer + at, depth + 1, loop_free);
+  });
+}
+
+void JsonSchema::check_loops(const json& node, const std::string& pointer, std::vector<const json*>& path,
+                             std::set<const json*>& loop_free) const {
+  if (loop_free.contains(&node) || !node.is_object()) return;
+  ABL_CHECK(std::find(path.begin(), path.end(), &node) == path.end(), FormatError,
+            "{}: {}: reaches itself again through $ref without descending into the document (valijson would "
+            "recurse without end)",
+            name_, pointer);
+  path.push_back(&node);
+  if (const auto ref = node.find("$ref"); ref != node.end() && ref->is_string()) {  // else check_node says why
+    const std::string target = ref->get<std::string>();
+    check_loops(resolve_ref(target), target.size() > 1 ? target.substr(1) : "/", path, loop_free);
+  }
+  for_each_subschema(node, true,
+                     [&](const json& sub, const std::string& at) { check_loops(sub, pointer + at, path, loop_free); });
+  path.pop_back();
+  loop_free.insert(&node);
 }
 
 const json& JsonSchema::resolve_ref(const std::string& ref) const {
@@ -303,102 +237,12 @@ const json& JsonSchema::resolve_ref(const std::string& ref) const {
 }
 
 std::vector<SchemaViolation> JsonSchema::validate(const json& instance) const {
-  std::vector<SchemaViolation> out;
-  validate_node(schema_, instance, "", 0, out);
-  return out;
-}
-
-void JsonSchema::validate_node(const json& schema, const json& instance, const std::string& path, int depth,
-                               std::vector<SchemaViolation>& out) const {
-  if (depth >= kMaxDepth) {
-    out.push_back({path, fmt::format("nested deeper than {} levels", kMaxDepth)});
-    return;
-  }
-  if (schema.contains("$ref")) {
-    const std::size_t before = out.size();
-    validate_node(resolve_ref(schema["$ref"].get<std::string>()), instance, path, depth + 1, out);
-    if (out.size() != before && schema.contains("x-hint")) {
-      for (std::size_t i = before; i < out.size(); ++i) out[i].message = with_hint(out[i].message, schema);
-    }
-  }
-  auto report = [&](std::string message) { out.push_back({path, with_hint(std::move(message), schema)}); };
-
-  if (schema.contains("type") && !matches_any_type(instance, schema["type"])) {
-    report(fmt::format("expected {}, got {}", describe_expected(schema), describe_value(instance)));
-    return;  // the checks below assume the type
-  }
-
-  if (schema.contains("enum")) {
-    bool found = false;
-    for (const json& allowed : schema["enum"]) found = found || allowed == instance;
-    if (!found) {
-      std::string message =
-          fmt::format("expected one of {}; got {}", enum_list(schema["enum"]), describe_value(instance));
-      if (instance.is_string()) {
-        std::vector<std::string> names;
-        for (const json& allowed : schema["enum"]) {
-          if (allowed.is_string()) names.push_back(allowed.get<std::string>());
-        }
-        message += did_you_mean(instance.get<std::string>(), names);
-      }
-      report(std::move(message));
-      return;
-    }
-  }
-
-  if (instance.is_number()) {
-    const long double x = as_long_double(instance);
-    // Written as !(x >= bound) so that NaN fails every bound.
-    const bool in_range = !(schema.contains("minimum") && !(x >= as_long_double(schema["minimum"]))) &&
-                          !(schema.contains("maximum") && !(x <= as_long_double(schema["maximum"]))) &&
-                          !(schema.contains("exclusiveMinimum") && !(x > as_long_double(schema["exclusiveMinimum"]))) &&
-                          !(schema.contains("exclusiveMaximum") && !(x < as_long_double(schema["exclusiveMaximum"])));
-    if (!in_range) report(fmt::format("expected {}, got {}", describe_expected(schema), describe_value(instance)));
-  }
-
-  if (instance.is_string() && schema.contains("minLength") &&
-      utf8_length(instance.get_ref<const std::string&>()) < schema["minLength"].get<std::size_t>()) {
-    report(fmt::format("expected {}, got {}", describe_expected(schema), describe_value(instance)));
-  }
-
-  if (instance.is_array()) {
-    if (schema.contains("minItems") && instance.size() < schema["minItems"].get<std::size_t>()) {
-      report(fmt::format("expected {}, got {}", describe_expected(schema), describe_value(instance)));
-    }
-    if (schema.contains("items")) {
-      for (std::size_t i = 0; i < instance.size(); ++i) {
-        validate_node(schema["items"], instance[i], fmt::format("{}[{}]", path, i), depth + 1, out);
-      }
-    }
-  }
-
-  if (instance.is_object()) {
-    const json empty = json::object();
-    const json& properties = schema.contains("properties") ? schema["properties"] : empty;
-    if (schema.contains("required")) {
-      for (const json& key : schema["required"]) {
-        if (!instance.contains(key.get<std::string>())) {
-          out.push_back({child_path(path, key.get<std::string>()), "missing required key"});
-        }
-      }
-    }
-    const bool closed = schema.contains("additionalProperties") && !schema["additionalProperties"].get<bool>();
-    std::vector<std::string> known;
-    for (const auto& [name, sub] : properties.items()) known.push_back(name);
-    for (const auto& [key, value] : instance.items()) {
-      if (properties.contains(key)) {
-        validate_node(properties[key], value, child_path(path, key), depth + 1, out);
-      } else if (closed) {
-        std::string suggestion = did_you_mean(key, known);
-        if (suggestion.empty()) {
-          std::string all;
-          for (const std::string& k : known) all += (all.empty() ? "" : ", ") + k;
-          suggestion = "; valid keys here: " + all;
-        }
-        out.push_back({child_path(path, key), "unknown key" + suggestion});
-      }
-    }
-  }
+  json normalized = instance;
+  integral_floats_to_integers(normalized);
+  valijson::Validator validator;  // one per call: it caches regexes, so sharing one would not be thread-safe
+  valijson::ValidationResults results;
+  validator.validate(*compiled_, valijson::adapters::NlohmannJsonAdapter(normalized), &results);
+  return word_violations(schema_, instance, results);
 }
 
 }  // namespace abliterate::config

@@ -353,7 +353,7 @@ TEST(JobSchema, PropertiesMatchTheKeyTable) {
   EXPECT_EQ(schema_keys, table_keys);
 
   std::vector<std::string> set_keys;
-  for (const auto& [key, value] : schema["$defs"]["prompt_set"]["properties"].items()) set_keys.push_back(key);
+  for (const auto& [key, value] : schema["definitions"]["prompt_set"]["properties"].items()) set_keys.push_back(key);
   std::vector<std::string> set_table(kPromptSetKeyNames.begin(), kPromptSetKeyNames.end());
   std::sort(set_table.begin(), set_table.end());
   EXPECT_EQ(set_keys, set_table);

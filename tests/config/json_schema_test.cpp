@@ -14,10 +14,10 @@ namespace {
 
 using nlohmann::json;
 
-// A small schema using every supported keyword once.
+// A small schema using every keyword the job schema uses once.
 JsonSchema test_schema() {
   return JsonSchema(json::parse(R"({
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$schema": "http://json-schema.org/draft-07/schema#",
     "type": "object",
     "additionalProperties": false,
     "required": ["name"],
@@ -30,9 +30,9 @@ JsonSchema test_schema() {
       "mode": {"type": "string", "enum": ["none", "pre", "full"]},
       "flag": {"type": "boolean"},
       "tags": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["float32", "bfloat16"]}},
-      "set": {"$ref": "#/$defs/set"}
+      "set": {"$ref": "#/definitions/set"}
     },
-    "$defs": {
+    "definitions": {
       "set": {
         "type": "object",
         "additionalProperties": false,
@@ -130,10 +130,11 @@ TEST(JsonSchema, ReportsEveryViolation) {
 }
 
 TEST(JsonSchema, RejectsUnsupportedKeywords) {
-  ASSERT_THROWS_WITH(JsonSchema(json::parse(R"({"type": "object", "oneOf": []})"), "s.json"), FormatError,
-                     "s.json: /: unsupported keyword \"oneOf\"");
-  ASSERT_THROWS_WITH(JsonSchema(json::parse(R"({"properties": {"a": {"pattern": "x"}}})"), "s.json"), FormatError,
-                     "s.json: /properties/a: unsupported keyword \"pattern\"");
+  // valijson reads draft 7 and ignores any other keyword, so the schema would check less than it says.
+  ASSERT_THROWS_WITH(JsonSchema(json::parse(R"({"type": "object", "unevaluatedProperties": false})"), "s.json"),
+                     FormatError, "s.json: /: unsupported keyword \"unevaluatedProperties\"");
+  ASSERT_THROWS_WITH(JsonSchema(json::parse(R"({"properties": {"a": {"dependentRequired": {}}}})"), "s.json"),
+                     FormatError, "s.json: /properties/a: unsupported keyword \"dependentRequired\"");
   ASSERT_THROWS_WITH(JsonSchema(json::parse(R"({"type": "int"})"), "s.json"), FormatError,
                      "s.json: /type: expected a JSON type name");
   ASSERT_THROWS_WITH(JsonSchema(json::parse(R"({"$ref": "#/$defs/missing"})"), "s.json"), FormatError,
@@ -142,11 +143,70 @@ TEST(JsonSchema, RejectsUnsupportedKeywords) {
                      "only references inside the schema");
 }
 
-TEST(JsonSchema, CyclicRefStopsAtDepthLimit) {
-  const JsonSchema schema(json::parse(R"({"$ref": "#/$defs/a", "$defs": {"a": {"$ref": "#/$defs/a"}}})"), "s.json");
-  const auto violations = schema.validate(json::object());
-  ASSERT_EQ(violations.size(), 1u);
-  EXPECT_NE(violations[0].message.find("nested deeper than"), std::string::npos);
+TEST(JsonSchema, RefusesWhatDraft7WouldIgnore) {
+  ASSERT_THROWS_WITH(JsonSchema(json::parse(R"({"properties": {"a": {"$ref": "#/definitions/b", "minimum": 1}},
+                                                "definitions": {"b": {}}})"),
+                                "s.json"),
+                     FormatError, "s.json: /properties/a: \"minimum\" beside $ref is ignored in draft 7");
+  ASSERT_THROWS_WITH(
+      JsonSchema(json::parse(R"({"$schema": "https://json-schema.org/draft/2020-12/schema"})"), "s.json"), FormatError,
+      "s.json: /$schema: expected \"http://json-schema.org/draft-07/schema#\"");
+  ASSERT_THROWS_WITH(JsonSchema(json::parse(R"({"properties": {"a": {"minLength": "x"}}})"), "s.json"), FormatError,
+                     "s.json: valijson cannot read it as a draft 7 schema");
+}
+
+TEST(JsonSchema, CyclicRefIsRefusedAtLoad) {
+  // valijson's parser recurses without end on a $ref that reaches itself (it overflows the stack), so such a schema
+  // is refused when loaded; the validator it replaced reported "nested deeper than 64 levels" on every document.
+  ASSERT_THROWS_WITH(
+      JsonSchema(json::parse(R"({"$ref": "#/definitions/a", "definitions": {"a": {"$ref": "#/definitions/a"}}})"),
+                 "s.json"),
+      FormatError, "s.json: /definitions/a: reaches itself again through $ref");
+  ASSERT_THROWS_WITH(JsonSchema(json::parse(R"({"allOf": [{"$ref": "#"}]})"), "s.json"), FormatError,
+                     "s.json: /: reaches itself again through $ref");
+  // A $ref that descends into the document first is an ordinary recursive schema.
+  const JsonSchema tree(
+      json::parse(R"({"type": "object", "properties": {"child": {"$ref": "#"}, "n": {"type": "integer"}}})"), "s.json");
+  EXPECT_EQ(messages(tree.validate(json::parse(R"({"child": {"child": {"n": "x"}}})"))),
+            "f.yaml: child.child.n: expected an integer, got \"x\"");
+}
+
+TEST(JsonSchema, OtherDraft7KeywordsAreChecked) {
+  const JsonSchema schema(json::parse(R"({
+    "type": "object",
+    "properties": {
+      "name": {"type": "string", "pattern": "^[a-z]+$"},
+      "size": {"oneOf": [{"type": "integer"}, {"type": "string", "enum": ["auto"]}]},
+      "pair": {"type": "array", "items": [{"type": "string"}, {"type": "integer", "x-hint": "a count"}]},
+      "never": false
+    }
+  })"),
+                          "s.json");
+  EXPECT_EQ(messages(schema.validate(json::parse(R"({"name": "Abc"})"))),
+            "f.yaml: name: failed to match regex specified by 'pattern' constraint, got \"Abc\"");
+  EXPECT_EQ(messages(schema.validate(json::parse(R"({"pair": ["a", "b"]})"))),
+            "f.yaml: pair[1]: expected an integer, got \"b\" (a count)");
+  EXPECT_EQ(messages(schema.validate(json::parse(R"({"never": 1})"))), "f.yaml: never: not allowed here, got 1");
+  EXPECT_EQ(messages(schema.validate(json::parse(R"({"size": "auto", "pair": ["a", 2], "name": "ab"})"))), "");
+  const std::string size = messages(schema.validate(json::parse(R"({"size": 2.5})")));
+  // The branches' errors, then oneOf's own.
+  EXPECT_NE(
+      size.find("f.yaml: size: failed to validate against any child schemas allowed by oneOf constraint, got 2.5"),
+      std::string::npos)
+      << size;
+  EXPECT_EQ(size.find("child schema #"), std::string::npos) << size;
+}
+
+TEST(JsonSchema, HintBesideRefAppliesBelowIt) {
+  const JsonSchema schema(json::parse(R"({
+    "properties": {"set": {"$ref": "#/definitions/set", "x-hint": "see the README"}},
+    "definitions": {"set": {"type": "object", "required": ["dataset"],
+                            "properties": {"split": {"type": "string", "x-hint": "like train[:10]"}}}}
+  })"),
+                          "s.json");
+  EXPECT_EQ(messages(schema.validate(json::parse(R"({"set": {"split": 3}})"))),
+            "f.yaml: set.dataset: missing required key (see the README)\n"
+            "f.yaml: set.split: expected a string, got 3 (like train[:10]) (see the README)");
 }
 
 TEST(JsonSchema, LoadReportsMissingAndBrokenFiles) {
@@ -163,7 +223,7 @@ TEST(JsonSchema, JobSchemaDocumentsEveryKey) {
     EXPECT_TRUE(property.contains("description")) << key;
     EXPECT_FALSE(property.value("description", "").empty()) << key;
   }
-  for (const auto& [name, definition] : doc["$defs"].items()) {
+  for (const auto& [name, definition] : doc["definitions"].items()) {
     for (const auto& [key, property] : definition["properties"].items()) {
       EXPECT_TRUE(property.contains("description")) << name << "." << key;
     }

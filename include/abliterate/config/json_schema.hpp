@@ -1,20 +1,30 @@
-// A JSON Schema (draft 2020-12) validator for exactly the subset that
-// schemas/*.schema.json use. Debian packages no JSON Schema library for C++,
-// and this subset is small: type (integer distinct from number), properties,
-// required, additionalProperties: false, enum, minimum, maximum,
-// exclusiveMinimum, exclusiveMaximum, minLength, items, minItems, and $ref to
-// a JSON pointer inside the same document ("#/$defs/prompt_set").
+// Checks a document against a JSON Schema (draft 7) and words what is wrong for
+// the person who wrote the document. valijson (Debian's libvalijson-dev) does
+// the validating; this layer only turns its errors into our messages: key path
+// ("good_prompts.split", "dtypes[1]"), what the schema expects in words
+// ("an integer >= 1"), the nearest valid key or enum value, and our own
+// annotation "x-hint", a sentence appended to every violation at that schema
+// node. Two rules valijson lacks are added: 2.0 counts as an integer (JSON
+// Schema says so; valijson goes by how nlohmann stores the number), and .inf
+// and .nan (YAML has them, JSON has not) are of no JSON type.
 //
-// Annotations are read only for messages: description, default, title,
-// $schema, $id, and our own "x-hint", a sentence appended to every violation
-// at that schema node. Any other keyword makes load() fail, so that a schema
-// using a feature this validator lacks never silently checks less.
+// load() refuses what valijson would silently check less than the schema says:
+// a keyword draft 7 does not have (2019-09's "$defs", "unevaluatedProperties",
+// a typo), a keyword beside $ref (draft 7 ignores those), a $ref outside the
+// document, and a schema that reaches itself through $ref without descending
+// into the document (valijson would recurse without end).
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
+
+namespace valijson {
+class Schema;
+}
 
 namespace abliterate::config {
 
@@ -29,28 +39,31 @@ struct SchemaViolation {
 class JsonSchema {
  public:
   // Reads the schema at `path`. Throws IoError when it cannot be read and
-  // FormatError (naming the file and the JSON pointer) when it is not JSON or
-  // uses an unsupported keyword or an unresolvable $ref.
+  // FormatError (naming the file, and the JSON pointer where there is one)
+  // when it is not JSON, not draft 7, uses a keyword load() refuses (above),
+  // has an unresolvable $ref, or cannot be parsed by valijson.
   static JsonSchema load(const std::filesystem::path& path);
 
   // The same from a parsed document; `name` is used in messages.
   JsonSchema(nlohmann::json schema, std::string name);
 
   // Every violation of `instance`, in document order (object keys sorted, as
-  // nlohmann::json keeps them); empty when it is valid. A node of the wrong
-  // type reports only that, not the checks under it.
+  // nlohmann::json keeps them, missing required keys first); empty when it is
+  // valid. A node of the wrong type reports only that, not the checks under it.
   std::vector<SchemaViolation> validate(const nlohmann::json& instance) const;
 
   const nlohmann::json& document() const { return schema_; }
 
  private:
-  void check_supported(const nlohmann::json& node, const std::string& pointer, int depth) const;
-  void validate_node(const nlohmann::json& schema, const nlohmann::json& instance, const std::string& path, int depth,
-                     std::vector<SchemaViolation>& out) const;
+  void check_node(const nlohmann::json& node, const std::string& pointer, int depth,
+                  std::set<const nlohmann::json*>& loop_free) const;
+  void check_loops(const nlohmann::json& node, const std::string& pointer, std::vector<const nlohmann::json*>& path,
+                   std::set<const nlohmann::json*>& loop_free) const;
   const nlohmann::json& resolve_ref(const std::string& ref) const;
 
   nlohmann::json schema_;
   std::string name_;
+  std::shared_ptr<const valijson::Schema> compiled_;  // shared by copies: valijson's Schema cannot be copied
 };
 
 // "<file>: <path>: <message>" per violation, one per line ("<file>: <message>"
