@@ -5,7 +5,7 @@
 namespace abliterate::model {
 namespace {
 
-TEST(tokenizer::TextStream, PrintsOnlyTheNewText) {
+TEST(TextStream, PrintsOnlyTheNewText) {
   tokenizer::TextStream stream;
   EXPECT_EQ(stream.advance("Hel"), "Hel");
   EXPECT_EQ(stream.advance("Hello"), "lo");
@@ -14,7 +14,7 @@ TEST(tokenizer::TextStream, PrintsOnlyTheNewText) {
   EXPECT_EQ(stream.printed(), "Hello!");
 }
 
-TEST(tokenizer::TextStream, HoldsBackATruncatedUtf8Character) {
+TEST(TextStream, HoldsBackATruncatedUtf8Character) {
   tokenizer::TextStream stream;
   // "é" is C3 A9; "😀" is F0 9F 98 80.
   EXPECT_EQ(stream.advance("caf\xC3"), "caf");
@@ -24,7 +24,7 @@ TEST(tokenizer::TextStream, HoldsBackATruncatedUtf8Character) {
   EXPECT_EQ(stream.printed(), "caf\xC3\xA9 \xF0\x9F\x98\x80");
 }
 
-TEST(tokenizer::TextStream, HoldsBackReplacementCharactersUntilTheEnd) {
+TEST(TextStream, HoldsBackReplacementCharactersUntilTheEnd) {
   tokenizer::TextStream stream;
   // Byte fallback decodes a lone lead byte to U+FFFD (EF BF BD) until its continuation arrives.
   EXPECT_EQ(stream.advance("a\xEF\xBF\xBD"), "a");
@@ -34,7 +34,7 @@ TEST(tokenizer::TextStream, HoldsBackReplacementCharactersUntilTheEnd) {
   EXPECT_EQ(stream.finish("a\xC3\xA9 b\xEF\xBF\xBD\xEF\xBF\xBD"), "\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
-TEST(tokenizer::TextStream, WaitsWhileTheDecodedTextRewritesWhatWasPrinted) {
+TEST(TextStream, WaitsWhileTheDecodedTextRewritesWhatWasPrinted) {
   tokenizer::TextStream stream;
   EXPECT_EQ(stream.advance(" Hi"), " Hi");
   EXPECT_EQ(stream.advance("Hi there"), "");  // no longer extends " Hi"
