@@ -50,6 +50,7 @@
 #include "abliterate/model/model.hpp"
 
 using namespace abliterate::model;
+namespace tokenizer = abliterate::tokenizer;
 
 namespace {
 
