@@ -106,8 +106,12 @@ void read_tensor_shape(GgufCursor& cursor, GgufTensorInfo& info, const std::stri
   ABL_CHECK(ne[0] % traits->block_size == 0, FormatError,
             "{}: {}: ne[0] = {} is not a multiple of {}'s block size {}", file, place, ne[0], traits->name,
             traits->block_size);
+  // The product of the non-zero extents must fit: then every partial product
+  // does too, in any order (numel() multiplies them reversed), even when a
+  // zero extent makes the tensor empty.
   int64_t n_elements = 1;
   for (uint32_t dim_idx = 0; dim_idx < kGgufMaxDims; ++dim_idx) {
+    if (ne[dim_idx] == 0) continue;
     ABL_CHECK(!__builtin_mul_overflow(n_elements, ne[dim_idx], &n_elements), FormatError,
               "{}: {}: element count overflows int64 (ne = [{}, {}, {}, {}])", file, place, ne[0], ne[1], ne[2],
               ne[3]);

@@ -21,9 +21,10 @@
 #include "abliterate/tokenizer/gguf_vocab.hpp"
 #include "abliterate/tokenizer/tokenizer.hpp"
 
-using formats::GgufFile;
-using formats::GgufValueType;
-using formats::MappedFile;
+namespace formats = abliterate::formats;
+using abliterate::formats::GgufFile;
+using abliterate::formats::GgufValueType;
+using abliterate::formats::MappedFile;
 
 namespace {
 
@@ -83,7 +84,7 @@ void read_every_tensor(const formats::GgufFile& reader) {
     if (info.numel() > kMaxDequantizedElements) continue;
     std::vector<float> values(static_cast<size_t>(info.numel()));
     try {
-      abliterate::model::dequantize(info.type, bytes, values);
+      formats::dequantize(info.type, bytes, values);
     } catch (const abliterate::Error&) {
       // A type we do not dequantize.
     }
@@ -93,7 +94,8 @@ void read_every_tensor(const formats::GgufFile& reader) {
 // The tokenizer the loader builds (read_gguf_vocab, Tokenizer::from_gguf_vocab), when the file has one.
 void build_tokenizer(const formats::GgufFile& reader) {
   if (!reader.has_key("tokenizer.ggml.model")) return;
-  const auto tokenizer = tokenizer::Tokenizer::from_gguf_vocab(tokenizer::read_gguf_vocab(reader));
+  namespace tok = abliterate::tokenizer;
+  const auto tokenizer = tok::Tokenizer::from_gguf_vocab(tok::read_gguf_vocab(reader));
   const auto ids = tokenizer.encode("Hello <|im_start|> w\xC3\xB6rld \xF0\x9F\x98\x80 \xFF 123");
   (void)tokenizer.decode(ids, /*skip_special=*/false);
 }

@@ -12,8 +12,9 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/formats/safetensors_header.hpp"
 
-using formats::parse_safetensors_header;
-using formats::SafetensorsHeader;
+namespace formats = abliterate::formats;
+using abliterate::formats::parse_safetensors_header;
+using abliterate::formats::SafetensorsHeader;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

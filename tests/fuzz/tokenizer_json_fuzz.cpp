@@ -10,8 +10,9 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/tokenizer/tokenizer.hpp"
 
-using tokenizer::SpecialTokens;
-using tokenizer::Tokenizer;
+namespace tokenizer = abliterate::tokenizer;
+using abliterate::tokenizer::SpecialTokens;
+using abliterate::tokenizer::Tokenizer;
 
 namespace {
 

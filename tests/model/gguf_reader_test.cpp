@@ -371,6 +371,12 @@ TEST(GgufReaderMalformedTest, ElementCountOverflow) {
   long_row.tensor("w", {1ull << 62}, kF32, "");
   long_row.write(path);
   expect_open_fails(path, {path.string(), "tensor 'w': byte size overflows int64"});
+  // Found by tests/fuzz/gguf_fuzz: a zero extent first made the checked
+  // product 0, while numel() multiplies the other extents first and overflowed.
+  GgufTestWriter empty_but_huge;
+  empty_but_huge.tensor("e", {0, 1ull << 32, 1ull << 32}, kF32, "");
+  empty_but_huge.write(path);
+  expect_open_fails(path, {path.string(), "tensor 'e': element count overflows int64"});
   GgufTestWriter negative;
   negative.tensor("y", {~0ull}, kF32, "");
   negative.write(path);
