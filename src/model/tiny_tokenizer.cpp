@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "abliterate/model/tiny_model.hpp"
-#include "abliterate/tokenizer/utf8.hpp"
+#include "abliterate/common/utf8.hpp"
 
 namespace abliterate::model {
 

@@ -5,7 +5,7 @@
 #include <queue>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/tokenizer/utf8.hpp"
+#include "abliterate/common/utf8.hpp"
 
 namespace abliterate::tokenizer {
 

@@ -4,7 +4,7 @@
 #include <array>
 #include <unordered_map>
 
-#include "abliterate/tokenizer/utf8.hpp"
+#include "abliterate/common/utf8.hpp"
 
 namespace abliterate::tokenizer {
 

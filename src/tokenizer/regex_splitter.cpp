@@ -5,7 +5,7 @@
 #include <pcre2.h>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/tokenizer/utf8.hpp"
+#include "abliterate/common/utf8.hpp"
 
 namespace abliterate::tokenizer {
 

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "abliterate/tokenizer/utf8.hpp"
+#include "abliterate/common/utf8.hpp"
 
 namespace abliterate::tokenizer {
 

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "abliterate/tokenizer/utf8.hpp"
+#include "abliterate/common/utf8.hpp"
 
 namespace abliterate::tokenizer {
 

@@ -10,7 +10,7 @@
 
 #include "abliterate/common/error.hpp"
 #include "abliterate/formats/json_file.hpp"
-#include "abliterate/tokenizer/utf8.hpp"
+#include "abliterate/common/utf8.hpp"
 #include "abliterate/tokenizer/added_vocabulary.hpp"
 #include "abliterate/tokenizer/bpe_model.hpp"
 #include "abliterate/tokenizer/byte_level.hpp"

@@ -4,7 +4,7 @@
 #include "abliterate/tokenizer/tokenizer_pipeline.hpp"
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/tokenizer/utf8.hpp"
+#include "abliterate/common/utf8.hpp"
 #include "abliterate/tokenizer/byte_level.hpp"
 
 namespace abliterate::tokenizer {

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/common/error.hpp"
-#include "abliterate/tokenizer/utf8.hpp"
+#include "abliterate/common/utf8.hpp"
 #include "abliterate/tokenizer/byte_level.hpp"
 #include "abliterate/tokenizer/gguf_vocab.hpp"
 #include "abliterate/tokenizer/regex_splitter.hpp"

@@ -8,7 +8,7 @@
 
 #include "abliterate/common/error.hpp"
 #include "abliterate/common/python_repr.hpp"
-#include "abliterate/tokenizer/utf8.hpp"
+#include "abliterate/common/utf8.hpp"
 
 namespace abliterate::chat::jinja {
 

@@ -1,5 +1,5 @@
 // UTF-8 helpers: see include/abliterate/tokenizer/utf8.hpp.
-#include "abliterate/tokenizer/utf8.hpp"
+#include "abliterate/common/utf8.hpp"
 
 #include <cstdint>
 
