@@ -1,9 +1,9 @@
-// UTF-8 helpers: see include/abliterate/tokenizer/utf8.hpp.
+// UTF-8 helpers: see include/abliterate/common/utf8.hpp.
 #include "abliterate/common/utf8.hpp"
 
 #include <cstdint>
 
-namespace abliterate::tokenizer {
+namespace abliterate {
 
 size_t utf8_char_length(std::string_view text, size_t pos) {
   const auto byte = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
@@ -87,4 +87,4 @@ std::string utf8_lossy(std::string_view bytes) {
   return out;
 }
 
-}  // namespace abliterate::tokenizer
+}  // namespace abliterate

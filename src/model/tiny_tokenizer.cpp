@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "abliterate/model/tiny_model.hpp"
 #include "abliterate/common/utf8.hpp"
+#include "abliterate/model/tiny_model.hpp"
 
 namespace abliterate::model {
 
@@ -45,7 +45,7 @@ constexpr const char* kTinyTrainingText =
 std::vector<std::string> split_characters(const std::string& word) {
   std::vector<std::string> chars;
   for (size_t pos = 0; pos < word.size();) {
-    const size_t length = tokenizer::utf8_char_length(word, pos);
+    const size_t length = utf8_char_length(word, pos);
     chars.push_back(word.substr(pos, length));
     pos += length;
   }
@@ -61,7 +61,7 @@ std::vector<std::pair<std::string, std::string>> learn_merges() {
   const std::string text = kTinyTrainingText;
   for (size_t pos = 0; pos <= text.size(); ++pos) {
     if (pos == text.size() || text[pos] == ' ') {
-      if (!word.empty()) word_counts[std::string(tokenizer::kSpmSpace) + word] += 1;
+      if (!word.empty()) word_counts[std::string(kSpmSpace) + word] += 1;
       word.clear();
     } else {
       word += text[pos];
@@ -130,7 +130,7 @@ ordered_json tiny_tokenizer_json() {
     add_piece(content);  // SentencePiece keeps control pieces in its vocab too
   }
   for (int byte = 0; byte < 256; ++byte) add_piece(fmt::format("<0x{:02X}>", byte));
-  add_piece(std::string(tokenizer::kSpmSpace));
+  add_piece(std::string(kSpmSpace));
   for (char c = 0x21; c < 0x7F; ++c) add_piece(std::string(1, c));
 
   ordered_json merges = ordered_json::array();
@@ -147,7 +147,7 @@ ordered_json tiny_tokenizer_json() {
       {"truncation", nullptr},
       {"padding", nullptr},
       {"added_tokens", added_tokens},
-      {"normalizer", {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", std::string(tokenizer::kSpmSpace)}}},
+      {"normalizer", {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", std::string(kSpmSpace)}}},
       {"pre_tokenizer",
        {{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "MergedWithPrevious"}, {"invert", false}}},
       // Present for fidelity with Gemma's file; abliterate never applies it (prompts carry <bos>).
@@ -160,7 +160,7 @@ ordered_json tiny_tokenizer_json() {
        {{"type", "Sequence"},
         {"decoders",
          ordered_json::array({ordered_json{{"type", "Replace"},
-                                           {"pattern", {{"String", std::string(tokenizer::kSpmSpace)}}},
+                                           {"pattern", {{"String", std::string(kSpmSpace)}}},
                                            {"content", " "}},
                               ordered_json{{"type", "ByteFallback"}}, ordered_json{{"type", "Fuse"}}})}}},
       {"model",

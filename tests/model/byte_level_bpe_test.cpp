@@ -48,7 +48,7 @@ TEST(ByteLevelMapTest, AllBytesRoundTripAndAreDistinct) {
   std::string all_bytes;
   for (int value = 0; value < 256; ++value) {
     const std::string& ch = tokenizer::byte_level_char(static_cast<uint8_t>(value));
-    EXPECT_TRUE(tokenizer::is_valid_utf8(ch)) << value;
+    EXPECT_TRUE(is_valid_utf8(ch)) << value;
     EXPECT_TRUE(seen.insert(ch).second) << "byte " << value << " maps to a character already used";
     std::string back;
     ASSERT_TRUE(tokenizer::byte_level_decode(ch, back)) << value;
@@ -62,13 +62,13 @@ TEST(ByteLevelMapTest, AllBytesRoundTripAndAreDistinct) {
 }
 
 TEST(Utf8LossyTest, MaximalSubpartsBecomeOneReplacementEach) {
-  EXPECT_EQ(tokenizer::utf8_lossy("ok"), "ok");
-  EXPECT_EQ(tokenizer::utf8_lossy("\xE2\x82"
+  EXPECT_EQ(utf8_lossy("ok"), "ok");
+  EXPECT_EQ(utf8_lossy("\xE2\x82"
                                   "A"),
             "\xEF\xBF\xBD"
             "A");                                                               // truncated 3-byte sequence: one U+FFFD
-  EXPECT_EQ(tokenizer::utf8_lossy("\x80\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD");     // lone continuation bytes: one each
-  EXPECT_EQ(tokenizer::utf8_lossy("\xC3\xA9\xFF"), "\xC3\xA9\xEF\xBF\xBD");
+  EXPECT_EQ(utf8_lossy("\x80\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD");     // lone continuation bytes: one each
+  EXPECT_EQ(utf8_lossy("\xC3\xA9\xFF"), "\xC3\xA9\xEF\xBF\xBD");
 }
 
 // --- split regexes (spec §6.4, §6.8) -----------------------------------------

@@ -1,5 +1,5 @@
 // Module chat: chat templates: the Jinja interpreter (chat/jinja/), rendering from HF folders or GGUF.
-// Must not know: models or torch; of the tokenizer only its UTF-8 helpers and GGUF vocabularies.
+// Must not know: models or torch; of the tokenizer, only GGUF vocabularies.
 //
 // Rendering a conversation into the model's prompt text
 // (spec/model-runtime.md §2-3) with the Jinja interpreter of chat/jinja/,

@@ -1,4 +1,4 @@
-// Module common: the error family, error kinds by name, checks, small shared formatting.
+// Module common: the error family, error kinds by name, checks, UTF-8, small shared formatting.
 // Must not know: any other module; every module may include it.
 //
 // Errors of abliterate: a small typed family, every one carrying the message a

@@ -1,7 +1,7 @@
-// UTF-8 helpers for the tokenizer (spec/model-runtime.md §6): splitting text
-// into characters and checking byte runs. Invalid input never throws: a byte
-// that does not start a well-formed character is a one-byte "character", which
-// byte fallback then encodes as <0xXX>.
+// UTF-8 helpers (spec/model-runtime.md §6), shared by prompt sets, tokenizers
+// and templates: splitting text into characters and checking byte runs.
+// Invalid input never throws: a byte that does not start a well-formed
+// character is a one-byte "character", which byte fallback encodes as <0xXX>.
 #pragma once
 
 #include <cstddef>
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace abliterate::tokenizer {
+namespace abliterate {
 
 // Length in bytes of the character starting at text[pos]: 1-4 for a
 // well-formed sequence, 1 for an invalid byte. Precondition: pos < text.size().
@@ -33,4 +33,4 @@ inline constexpr std::string_view kUtf8ReplacementChar = "\xEF\xBF\xBD";
 // "▁" (U+2581), SentencePiece's visible space.
 inline constexpr std::string_view kSpmSpace = "\xE2\x96\x81";
 
-}  // namespace abliterate::tokenizer
+}  // namespace abliterate

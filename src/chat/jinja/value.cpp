@@ -286,7 +286,7 @@ std::vector<std::string> python_split_whitespace(std::string_view text) {
       text.remove_prefix(n);
       continue;
     }
-    const size_t n = tokenizer::utf8_char_length(text, 0);
+    const size_t n = utf8_char_length(text, 0);
     current.append(text.substr(0, n));
     in_word = true;
     text.remove_prefix(n);
@@ -297,7 +297,7 @@ std::vector<std::string> python_split_whitespace(std::string_view text) {
 
 std::vector<std::string> utf8_characters(std::string_view text) {
   std::vector<std::string> chars;
-  for (std::string_view c : tokenizer::utf8_split(text)) chars.emplace_back(c);
+  for (std::string_view c : utf8_split(text)) chars.emplace_back(c);
   return chars;
 }
 
