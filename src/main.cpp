@@ -60,11 +60,17 @@ int main(int argc, char** argv) {
 
   cli::ChatArgs chat_args;
   CLI::App* chat = app.add_subcommand("chat", "Talk to a model: a streaming REPL (greedy decoding)");
-  chat->add_option("model", chat_args.model_path, "Model folder (HF) or .gguf file")->required();
+  chat->add_option("model", chat_args.model_path, "Model folder (HF) or .gguf file (not with --store)");
   chat->add_option("--max-new-tokens", chat_args.max_new_tokens, "Most tokens per reply")->capture_default_str();
   chat->add_option("--system", chat_args.system_prompt, "System prompt (default: none)");
   chat->add_option("--dtype", chat_args.dtype, "float32, bfloat16 or float16")->capture_default_str();
   chat->add_option("--adapter", chat_args.adapter, "A PEFT LoRA adapter folder merged into the model at load");
+  chat->add_option("--store", chat_args.store,
+                   "Talk to the trials of this study's store (its model, ablated in place; nothing is exported)");
+  chat->add_option("--trial", chat_args.trial, "With --store: the trial to start with (default: the original model)");
+  chat->add_option("--job", chat_args.job,
+                   "With --store: the study's job file (default: the store's settings, paths from its folder)");
+  chat->add_option("--study", chat_args.study_name, "With --store: the study (default: the store's only one)");
 
   CLI11_PARSE(app, argc, argv);
   try {

@@ -16,6 +16,8 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/config/job.hpp"
 #include "abliterate/dist/model_dtype.hpp"
+#include "abliterate/dist/stored_study.hpp"
+#include "abliterate/method/ablation.hpp"
 #include "abliterate/model/model.hpp"
 #include "abliterate/model/model_config.hpp"
 #include "abliterate/tokenizer/text_stream.hpp"
@@ -40,7 +42,7 @@ std::string trimmed(const std::string& text) {
 
 // Generates the reply to `messages`, printing it as it grows. Returns its text.
 std::string stream_reply(const model::Model& model, const std::vector<chat::ChatMessage>& messages,
-                         int64_t max_new_tokens) {
+                         int64_t max_new_tokens, const model::ProjectionHook* hook) {
   const std::string prompt = model.chat_template().render(messages, /*add_generation_prompt=*/true);
   const model::PromptBatch batch = model.tokenize({prompt});
   tokenizer::TextStream stream;
@@ -52,7 +54,7 @@ std::string stream_reply(const model::Model& model, const std::vector<chat::Chat
     }
     return false;  // never stop early: the model's stop tokens end the reply
   };
-  const std::vector<int64_t> ids = model.generate(batch, max_new_tokens, /*hook=*/nullptr, print_increment).at(0);
+  const std::vector<int64_t> ids = model.generate(batch, max_new_tokens, hook, print_increment).at(0);
   const std::string reply = model.tokenizer().decode(ids, /*skip_special=*/true);
   const std::string rest = stream.finish(reply);
   std::fwrite(rest.data(), 1, rest.size(), stdout);
@@ -64,18 +66,91 @@ std::string stream_reply(const model::Model& model, const std::vector<chat::Chat
   return reply;
 }
 
+// The trials of a study (--store), applied to the loaded model one at a time.
+class TrialSwitch {
+ public:
+  TrialSwitch(const dist::StoredStudy& study, const model::Model& model) : study_(study), model_(model) {}
+
+  // Applies trial `number`, or the original model for nullopt. Throws
+  // InputError for a trial the study does not have.
+  void select(std::optional<int64_t> number) {
+    if (!number) {
+      hook_.reset();
+      number_.reset();
+      return;
+    }
+    const config::AblationParams params = dist::stored_trial_params(study_, *number);
+    hook_.emplace(model_, study_.preparation.directions, params, study_.job.row_normalization);
+    number_ = number;
+  }
+
+  const model::ProjectionHook* hook() const { return hook_ ? &*hook_ : nullptr; }
+  std::string describe() const {
+    return number_ ? fmt::format("trial {} of study \"{}\"", *number_, study_.study_name) : "the original model";
+  }
+
+ private:
+  const dist::StoredStudy& study_;
+  const model::Model& model_;
+  std::optional<method::AblationHook> hook_;
+  std::optional<int64_t> number_;
+};
+
+// "/trial 3" -> 3, "/trial none" -> nullopt; throws InputError otherwise.
+std::optional<int64_t> parse_trial_command(const std::string& argument) {
+  if (argument == "none") return std::nullopt;
+  size_t used = 0;
+  int64_t number = -1;
+  try {
+    number = std::stoll(argument, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  ABL_CHECK(used == argument.size() && number >= 0, InputError,
+            "/trial: expected a trial number or none, got '{}'", argument);
+  return number;
+}
+
+// The study of --store (nullopt without it), after checking that the options fit together.
+std::optional<dist::StoredStudy> open_study_of(const ChatArgs& args) {
+  if (!args.store) {
+    ABL_CHECK(!args.model_path.empty(), InputError, "chat: give a MODEL, or a study's --store");
+    ABL_CHECK(!args.trial && !args.job && !args.study_name, InputError,
+              "chat: --trial, --job and --study need --store");
+    return std::nullopt;
+  }
+  ABL_CHECK(args.model_path.empty(), InputError,
+            "chat: give a MODEL or --store, not both (--store talks to the study's own model)");
+  ABL_CHECK(args.adapter.empty(), InputError,
+            "chat: --adapter does not go with --store (the study's adapter, if any, is applied)");
+  return dist::open_stored_study(*args.store, args.job, args.study_name);
+}
+
 }  // namespace
 
 int chat_command(const ChatArgs& args) {
   ABL_CHECK(args.max_new_tokens > 0, InputError, "--max-new-tokens: expected a positive number, got {}",
             args.max_new_tokens);
+  const std::optional<dist::StoredStudy> study = open_study_of(args);
+  std::string model_path = args.model_path;
   model::LoadOptions options;
   options.dtype = parse_dtype(args.dtype);
   options.adapter = args.adapter;
-  const std::unique_ptr<model::Model> model = model::Model::load(args.model_path, options);
+  if (study) {
+    model_path = study->job.resolve_input(study->job.model).string();
+    if (study->job.adapter) options.adapter = study->job.resolve_input(*study->job.adapter).string();
+  }
+  const std::unique_ptr<model::Model> model = model::Model::load(model_path, options);
+  std::optional<TrialSwitch> trials;
+  if (study) {
+    trials.emplace(*study, *model);
+    trials->select(args.trial);
+  }
   const bool interactive = ::isatty(STDIN_FILENO) != 0;
-  fmt::print(stderr, "abliterate chat: {} ({}, {} layers). /reset starts over, /exit or Ctrl-D quits.\n",
-             args.model_path, model::to_string(model->config().architecture), model->config().n_layers);
+  fmt::print(stderr, "abliterate chat: {} ({}, {} layers). /reset starts over, {}/exit or Ctrl-D quits.\n", model_path,
+             model::to_string(model->config().architecture), model->config().n_layers,
+             trials ? "/trial N switches trials (/trial none: the original), " : "");
+  if (trials) fmt::print(stderr, "[talking to {}]\n", trials->describe());
   if (!model->is_chat_template_from_model()) {
     fmt::print(stderr, "note: the model has no chat template (a base model?); using its family's built-in one\n");
   }
@@ -96,15 +171,33 @@ int chat_command(const ChatArgs& args) {
       fmt::print(stderr, "[conversation cleared]\n");
       continue;
     }
+    if (text.starts_with("/trial")) {
+      if (!trials) {
+        fmt::print(stderr, "/trial needs a study: start chat with --store STORE\n");
+        continue;
+      }
+      const std::string argument = trimmed(text.substr(6));
+      try {
+        if (!argument.empty()) trials->select(parse_trial_command(argument));
+      } catch (const InputError& e) {
+        fmt::print(stderr, "{}\n", e.what());
+        continue;
+      }
+      // Earlier replies came from another model: a new trial starts a new conversation.
+      if (!argument.empty()) conversation.clear();
+      fmt::print(stderr, "[talking to {}{}]\n", trials->describe(), argument.empty() ? "" : "; conversation cleared");
+      continue;
+    }
     if (text.front() == '/') {
-      fmt::print(stderr, "unknown command '{}' (commands: /reset, /exit)\n", text);
+      fmt::print(stderr, "unknown command '{}' (commands: /reset, {}/exit)\n", text, trials ? "/trial N, " : "");
       continue;
     }
     conversation.push_back({"user", text});
     std::vector<chat::ChatMessage> messages;
     if (!args.system_prompt.empty()) messages.push_back({"system", args.system_prompt});
     messages.insert(messages.end(), conversation.begin(), conversation.end());
-    conversation.push_back({"assistant", stream_reply(*model, messages, args.max_new_tokens)});
+    const model::ProjectionHook* hook = trials ? trials->hook() : nullptr;
+    conversation.push_back({"assistant", stream_reply(*model, messages, args.max_new_tokens, hook)});
   }
   if (interactive) std::fputc('\n', stdout);
   return 0;

@@ -63,15 +63,21 @@ struct EvaluateArgs {
 int evaluate_command(const EvaluateArgs& args);
 
 struct ChatArgs {
-  std::string model_path;        // HF folder or .gguf file
+  std::string model_path;        // HF folder or .gguf file; empty with --store (the study's model)
   int64_t max_new_tokens = 512;  // --max-new-tokens: per reply
   std::string system_prompt;     // --system: empty = no system message
-  std::string dtype = "float32"; // --dtype: float32 or bfloat16
+  std::string dtype = "float32"; // --dtype: float32, bfloat16 or float16
   std::string adapter;           // --adapter: a PEFT LoRA adapter folder merged at load; empty = none
+  std::optional<std::string> store;       // --store: talk to this study's trials (ablated, nothing exported)
+  std::optional<int64_t> trial;           // --trial: the trial to start with (default: the original model)
+  std::optional<std::string> job;         // --job: the study's job file (default: the store's settings)
+  std::optional<std::string> study_name;  // --study: the study (default: the store's only one)
 };
 
-// `abliterate chat MODEL`: a streaming REPL on stdin/stdout; /reset clears the
-// conversation, /exit or end of input (Ctrl-D) quits.
+// `abliterate chat MODEL` or `chat --store STORE [--trial N]`: a streaming
+// REPL on stdin/stdout; /reset clears the conversation, /trial N switches to
+// another trial of the study (/trial none: the original model), /exit or end
+// of input (Ctrl-D) quits.
 int chat_command(const ChatArgs& args);
 
 }  // namespace abliterate::cli
