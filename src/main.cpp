@@ -72,6 +72,20 @@ int main(int argc, char** argv) {
                    "With --store: the study's job file (default: the store's settings, paths from its folder)");
   chat->add_option("--study", chat_args.study_name, "With --store: the study (default: the store's only one)");
 
+  cli::ExportArgs export_args;
+  CLI::App* export_app = app.add_subcommand("export", "Write a trial as an HF model folder with its model card");
+  export_app->add_option("store", export_args.store_path, "The study's store (SQLite)");
+  export_app->add_option("--out", export_args.out, "The model folder to write (refused when it exists)");
+  export_app->add_option("--trial", export_args.trial,
+                         "The trial (default: the Pareto front's fewest refusals within --max-kl)");
+  export_app->add_option("--max-kl", export_args.max_kl, "KL budget of the default choice")->capture_default_str();
+  export_app->add_option("--job", export_args.job, "The study's job file (default: the store's settings)");
+  export_app->add_option("--study", export_args.study_name, "The study (default: the store's only one)");
+  export_app->add_flag("--force", export_args.force, "Replace an existing --out once the new folder is complete");
+  export_app->add_option("--max-shard-size", export_args.max_shard_size, "Largest weight file: 5GB, 500MB or bytes")
+      ->capture_default_str();
+  export_app->add_option("--from", export_args.from, "Redo the export an abliterate.json records (give --out)");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (run->parsed()) return cli::run_command(run_args, &argc, &argv);
@@ -81,6 +95,7 @@ int main(int argc, char** argv) {
     if (convert->parsed()) return cli::convert_config_command(convert_args);
     if (evaluate->parsed()) return cli::evaluate_command(evaluate_args);
     if (chat->parsed()) return cli::chat_command(chat_args);
+    if (export_app->parsed()) return cli::export_command(export_args);
   } catch (const Error& e) {
     fmt::print(stderr, "abliterate: {}\n", e.what());
     return 1;

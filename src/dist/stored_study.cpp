@@ -80,9 +80,9 @@ StoredStudy open_stored_study(const std::filesystem::path& store_path, const std
             job_path ? "" : " (relative paths in the stored settings resolve against the store's folder; give the "
                             "study's job file with --job)");
   const StudyInputs inputs = load_study_inputs(out.job);
-  const std::string fingerprint = preparation_fingerprint(out.job, inputs);
+  out.fingerprint = preparation_fingerprint(out.job, inputs);
   const std::filesystem::path cache_path = out.job.cache;
-  std::optional<cache::Preparation> preparation = cache::read_preparation(cache_path, fingerprint);
+  std::optional<cache::Preparation> preparation = cache::read_preparation(cache_path, out.fingerprint);
   ABL_CHECK(preparation.has_value(), InputError,
             "{}: no refusal directions cached for this study's inputs (the cache is absent or was made for other "
             "inputs); `abliterate run` the job once to compute them",

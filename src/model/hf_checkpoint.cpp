@@ -83,6 +83,12 @@ std::vector<std::string> HfCheckpoint::unused_names() const {
   return unused;
 }
 
+const formats::SafetensorsTensorInfo& HfCheckpoint::info_of(const std::string& name) const {
+  const auto it = shard_of_.find(name);
+  ABL_CHECK(it != shard_of_.end(), FormatError, "{}: tensor '{}' is missing", main_file_.string(), name);
+  return *shards_[it->second].find(name);
+}
+
 std::string HfCheckpoint::file_of(const std::string& name) const {
   const auto it = shard_of_.find(name);
   return it == shard_of_.end() ? main_file_.string() : shards_[it->second].path().string();

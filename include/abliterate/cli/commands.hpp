@@ -74,6 +74,22 @@ struct ChatArgs {
   std::optional<std::string> study_name;  // --study: the study (default: the store's only one)
 };
 
+struct ExportArgs {
+  std::string store_path;                  // the study's store (or --from's)
+  std::optional<int64_t> trial;            // --trial: default the front's fewest refusals within --max-kl
+  double max_kl = 1.0;                     // --max-kl: the KL budget of the default choice
+  std::string out;                         // --out: the model folder to write
+  std::optional<std::string> job;          // --job: the study's job file (default: the store's settings)
+  std::optional<std::string> study_name;   // --study
+  bool force = false;                      // --force: replace an existing --out
+  std::string max_shard_size = "5GB";      // --max-shard-size: "5GB", "500MB", or bytes
+  std::optional<std::string> from;         // --from: an export's abliterate.json, to redo it
+};
+
+// `abliterate export STORE --out DIR`: a trial as an HF model folder with its
+// model card (exporter/hf_export.hpp).
+int export_command(const ExportArgs& args);
+
 // `abliterate chat MODEL` or `chat --store STORE [--trial N]`: a streaming
 // REPL on stdin/stdout; /reset clears the conversation, /trial N switches to
 // another trial of the study (/trial none: the original model), /exit or end

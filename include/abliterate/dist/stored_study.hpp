@@ -21,6 +21,7 @@ struct StoredStudy {
   std::filesystem::path store_path;
   std::string study_name;
   config::Job job;                   // the job file given, or the store's settings
+  std::string fingerprint;           // of the job's inputs (preparation_fingerprint): the cache key
   cache::Preparation preparation;    // directions of the job's inputs, from its cache
   std::vector<study::Trial> trials;  // by number
 };

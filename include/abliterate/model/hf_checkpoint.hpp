@@ -39,6 +39,10 @@ class HfCheckpoint final : public TensorSource {
   // The file holding `name` (for messages); the folder's main file when absent.
   std::string file_of(const std::string& name) const override;
 
+  // The stored dtype and shape of tensor `name`, for callers that copy every
+  // tensor as it is (export). Throws FormatError when there is no such tensor.
+  const formats::SafetensorsTensorInfo& info_of(const std::string& name) const;
+
  private:
   std::filesystem::path main_file_;
   std::vector<formats::SafetensorsReader> shards_;

@@ -1,0 +1,99 @@
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "abliterate/cli/commands.hpp"
+#include "abliterate/common/error.hpp"
+#include "abliterate/dist/stored_study.hpp"
+#include "abliterate/exporter/hf_export.hpp"
+#include "abliterate/exporter/trial_choice.hpp"
+
+namespace abliterate::cli {
+namespace {
+
+// "5GB" -> 5e9, "500MB", "64KB", "123" (bytes); as transformers reads max_shard_size.
+uint64_t parse_size(const std::string& text) {
+  constexpr std::pair<const char*, uint64_t> kUnits[] = {{"GB", 1'000'000'000}, {"MB", 1'000'000}, {"KB", 1'000},
+                                                         {"B", 1}};
+  for (const auto& [unit, scale] : kUnits) {
+    if (text.size() > std::string_view(unit).size() && text.ends_with(unit)) {
+      const std::string number = text.substr(0, text.size() - std::string_view(unit).size());
+      size_t used = 0;
+      double value = -1;
+      try {
+        value = std::stod(number, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      ABL_CHECK(used == number.size() && value > 0, InputError,
+                "--max-shard-size: expected a size such as 5GB, 500MB or a byte count, got '{}'", text);
+      return static_cast<uint64_t>(value * static_cast<double>(scale));
+    }
+  }
+  size_t used = 0;
+  unsigned long long bytes = 0;
+  try {
+    bytes = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  ABL_CHECK(used == text.size() && bytes > 0, InputError,
+            "--max-shard-size: expected a size such as 5GB, 500MB or a byte count, got '{}'", text);
+  return bytes;
+}
+
+// --from: the arguments an earlier export recorded in its abliterate.json.
+ExportArgs args_from_record(const ExportArgs& given) {
+  std::ifstream in(*given.from);
+  ABL_CHECK(in, InputError, "{}: cannot open", *given.from);
+  nlohmann::json record;
+  try {
+    record = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(fmt::format("{}: not valid JSON: {}", *given.from, e.what()));
+  }
+  ExportArgs args = given;
+  try {
+    args.store_path = record.at("store").get<std::string>();
+    args.study_name = record.at("study").get<std::string>();
+    args.trial = record.at("trial").get<int64_t>();
+    if (!record.at("job").is_null()) args.job = record.at("job").get<std::string>();
+    args.max_shard_size = std::to_string(record.at("max_shard_size").get<uint64_t>());
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(fmt::format("{}: not an abliterate.json of `abliterate export`: {}", *given.from, e.what()));
+  }
+  return args;
+}
+
+}  // namespace
+
+int export_command(const ExportArgs& given) {
+  ABL_CHECK(!given.from || given.store_path.empty(), InputError, "export: give a STORE or --from, not both");
+  ABL_CHECK(given.from || !given.store_path.empty(), InputError, "export: give a STORE (or --from abliterate.json)");
+  ABL_CHECK(!given.out.empty(), InputError, "export: --out DIR is required");
+  const ExportArgs args = given.from ? args_from_record(given) : given;
+
+  const dist::StoredStudy study = dist::open_stored_study(args.store_path, args.job, args.study_name);
+  if (given.from) {
+    const nlohmann::json record = nlohmann::json::parse(std::ifstream(*given.from));
+    ABL_CHECK(record.value("inputs_fingerprint", "") == study.fingerprint, InputError,
+              "{}: the study's inputs (model, adapter, prompts or options) changed since this export; its fingerprint "
+              "was {}, now {}",
+              *given.from, record.value("inputs_fingerprint", ""), study.fingerprint);
+  }
+  const exporter::TrialChoice choice =
+      exporter::choose_trial(study.trials, args.trial, args.max_kl, args.store_path);
+  fmt::print("Exporting trial {} of study \"{}\": {}.\n", choice.trial->number, study.study_name, choice.reason);
+
+  exporter::ExportOptions options;
+  options.out = args.out;
+  options.force = args.force;
+  options.max_shard_bytes = parse_size(args.max_shard_size);
+  options.job_path = args.job;
+  const exporter::ExportSummary summary = exporter::export_hf_folder(study, *choice.trial, options);
+  fmt::print("Model saved to {} ({} shard(s), {:.2f} GB, {} ablated matrices).\n", args.out, summary.n_shards,
+             static_cast<double>(summary.weight_bytes) / 1e9, summary.n_ablated_matrices);
+  return 0;
+}
+
+}  // namespace abliterate::cli
