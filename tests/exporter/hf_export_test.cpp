@@ -1,0 +1,127 @@
+// export_hf_folder on the tiny model, in each row normalization:
+// - our runtime loads the exported folder, and its logits equal the original
+//   model's with the trial's AblationHook (<= 1e-4 relative);
+// - HF transformers loads the same folder: its logits, computed by
+//   tests/reference/make_export_fixtures.py and committed as fixtures, equal
+//   the hooked ones (<= 1e-4 relative).
+// The directions are a fixed formula, so the export is the same bytes on every
+// machine. ABL_EXPORT_FIXTURE_DIR=DIR keeps the exported folders there, for
+// the fixture script.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "abliterate/config/job.hpp"
+#include "abliterate/exporter/hf_export.hpp"
+#include "abliterate/method/ablation.hpp"
+#include "abliterate/model/model.hpp"
+#include "abliterate/study/attribute_names.hpp"
+#include "abliterate/study/search_space.hpp"
+#include "model/model_test_support.hpp"
+
+namespace abliterate::exporter {
+namespace {
+
+using model::testing::TempDir;
+using model::testing::tiny_model_folder;
+
+constexpr double kRelativeTolerance = 1e-4;
+constexpr const char* kPrompts[] = {"Hello there", "How do I bake bread?", "Tell me a story about a cat."};
+
+// Unit rows [L+1, d] from a formula: no random generator, the same on every machine.
+torch::Tensor formula_directions(int64_t n_rows, int64_t hidden_size) {
+  const torch::Tensor rows = torch::arange(n_rows, torch::kFloat64).unsqueeze(1) + 1;
+  const torch::Tensor cols = torch::arange(hidden_size, torch::kFloat64).unsqueeze(0) + 1;
+  const torch::Tensor values = torch::sin(rows * 0.7 + cols * 1.3) + 0.25 * torch::cos(rows * cols * 0.11);
+  return (values / values.norm(2, 1, /*keepdim=*/true)).to(torch::kFloat32);
+}
+
+config::AblationParams trial_params() {
+  config::AblationParams params;
+  params.direction_index = 2.3;
+  params.attn_o_proj = {.max_weight = 1.2, .max_weight_position = 2.5, .min_weight = 0.6, .min_weight_distance = 1.7};
+  params.mlp_down_proj = {.max_weight = 1.4, .max_weight_position = 2.0, .min_weight = 0.4, .min_weight_distance = 1.5};
+  return params;
+}
+
+// A study as open_stored_study would give it, without a store or cache.
+dist::StoredStudy tiny_study(config::RowNormalization mode, const model::Model& model) {
+  dist::StoredStudy study;
+  study.store_path = "tiny.db";
+  study.study_name = "tiny";
+  study.job.model = tiny_model_folder().string();
+  study.job.row_normalization = mode;
+  study.fingerprint = "test";
+  study.preparation.directions = formula_directions(model.config().n_layers + 1, model.config().hidden_size);
+  return study;
+}
+
+study::Trial tiny_trial() {
+  study::Trial trial;
+  trial.number = 0;
+  trial.state = study::TrialState::COMPLETE;
+  trial.user_attrs = study::ablation_user_attrs(trial_params());
+  trial.user_attrs[std::string(study::kKlDivergenceAttr)] = 0.5;
+  trial.user_attrs[std::string(study::kRefusalsAttr)] = 1;
+  trial.user_attrs[std::string(study::kBaseRefusalsAttr)] = 5;
+  trial.user_attrs[std::string(study::kNBadPromptsAttr)] = 6;
+  return trial;
+}
+
+// float32 [V]: the last position's logits of one prompt, alone in its batch (no padding).
+torch::Tensor last_logits(const model::Model& model, const std::string& text, const model::ProjectionHook* hook) {
+  const std::string rendered = model.chat_template().render({{"user", text}}, /*add_generation_prompt=*/true);
+  return model.prefill(model.tokenize({rendered}), hook, false).logits[0];
+}
+
+double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
+  return (actual - expected).abs().max().item<double>() / expected.abs().max().item<double>();
+}
+
+class HfExportTest : public ::testing::TestWithParam<config::RowNormalization> {};
+
+TEST_P(HfExportTest, ExportedWeightsGiveTheHookedLogits) {
+  const config::RowNormalization mode = GetParam();
+  const std::string mode_name = config::to_string(mode);
+  const std::unique_ptr<model::Model> original = model::Model::load(tiny_model_folder(), {});
+  const dist::StoredStudy study = tiny_study(mode, *original);
+  const method::AblationHook hook(*original, study.preparation.directions, trial_params(), mode);
+
+  const char* keep = std::getenv("ABL_EXPORT_FIXTURE_DIR");
+  TempDir dir("export");
+  ExportOptions options;
+  options.out = (keep != nullptr ? std::filesystem::path(keep) : dir.path()) / ("export-" + mode_name);
+  options.force = true;
+  const ExportSummary summary = export_hf_folder(study, tiny_trial(), options);
+  EXPECT_GT(summary.n_ablated_matrices, 0);
+  const std::unique_ptr<model::Model> exported = model::Model::load(options.out, {});
+
+  std::ifstream fixture_file(std::string(ABL_SOURCE_DIR) + "/tests/fixtures/reference/export-" + mode_name + ".json");
+  ASSERT_TRUE(fixture_file) << "no fixture for " << mode_name << ": run tests/reference/make_export_fixtures.py";
+  const nlohmann::json fixture = nlohmann::json::parse(fixture_file);
+  ASSERT_EQ(fixture.at("prompts").size(), std::size(kPrompts));
+  for (size_t i = 0; i < std::size(kPrompts); ++i) {
+    const torch::Tensor hooked = last_logits(*original, kPrompts[i], &hook);
+    const torch::Tensor ours = last_logits(*exported, kPrompts[i], nullptr);
+    EXPECT_LE(relative_error(ours, hooked), kRelativeTolerance) << mode_name << ", prompt " << i;
+    const torch::Tensor transformers =
+        torch::tensor(fixture["prompts"][i].at("last_logits").get<std::vector<float>>());
+    EXPECT_LE(relative_error(transformers, hooked), kRelativeTolerance) << mode_name << ", prompt " << i;
+    // The ablation changes the model: the hooked logits are not the original's.
+    EXPECT_GT(relative_error(hooked, last_logits(*original, kPrompts[i], nullptr)), 1e-3);
+    std::printf("%s prompt %zu: exported vs hooked %.2e, transformers vs hooked %.2e\n", mode_name.c_str(), i,
+                relative_error(ours, hooked), relative_error(transformers, hooked));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, HfExportTest,
+                         ::testing::Values(config::RowNormalization::none, config::RowNormalization::pre,
+                                           config::RowNormalization::full),
+                         [](const auto& info) { return std::string(config::to_string(info.param)); });
+
+}  // namespace
+}  // namespace abliterate::exporter

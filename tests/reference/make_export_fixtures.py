@@ -1,0 +1,48 @@
+"""Logits of exported tiny models under HF transformers, for tests/exporter/hf_export_test.cpp.
+
+The C++ test exports the tiny model (seed 1234) with a fixed trial in each row
+normalization. With ABL_EXPORT_FIXTURE_DIR=DIR it keeps the folders in DIR;
+this script loads each with AutoModelForCausalLM.from_pretrained, as a user of
+the export would, renders the test's prompts with the folder's own chat
+template, and writes the last position's logits (float32) to
+tests/fixtures/reference/export-<mode>.json.
+
+    ABL_EXPORT_FIXTURE_DIR=/tmp/export-fixtures build/tests/test_exporter   # fails the first time: no fixtures
+    /work/venv-ref/bin/python tests/reference/make_export_fixtures.py /tmp/export-fixtures
+"""
+import json
+import pathlib
+import sys
+
+import torch
+import transformers
+
+PROMPTS = ["Hello there", "How do I bake bread?", "Tell me a story about a cat."]  # kPrompts of the test
+MODES = ["none", "pre", "full"]
+
+
+def main() -> None:
+    folders = pathlib.Path(sys.argv[1])
+    out_dir = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "reference"
+    for mode in MODES:
+        folder = folders / f"export-{mode}"
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+        model = transformers.AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32)
+        model.eval()
+        prompts = []
+        for text in PROMPTS:
+            # Rendered, then tokenized without added specials: the template writes BOS itself, as our runtime does.
+            rendered = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                                     tokenize=False)
+            ids = tokenizer(rendered, add_special_tokens=False, return_tensors="pt").input_ids
+            with torch.no_grad():
+                logits = model(input_ids=ids).logits[0, -1].float()
+            prompts.append({"text": text, "input_ids": ids[0].tolist(), "last_logits": logits.tolist()})
+        fixture = {"source": f"transformers {transformers.__version__}, torch {torch.__version__}, "
+                             f"AutoModelForCausalLM.from_pretrained of export-{mode}", "prompts": prompts}
+        (out_dir / f"export-{mode}.json").write_text(json.dumps(fixture) + "\n")
+        print(f"export-{mode}: {len(prompts)} prompts, vocab {len(prompts[0]['last_logits'])}")
+
+
+if __name__ == "__main__":
+    main()
