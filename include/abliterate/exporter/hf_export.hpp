@@ -1,3 +1,6 @@
+// Module exporter: a trial taken away: the HF model folder with the ablation in its weights, and its card.
+// Must not know: MPI or the sampler; it reads a stored study (dist::StoredStudy) and writes files.
+//
 // `abliterate export`: a study's trial written as a Hugging Face model folder
 // that transformers loads with AutoModelForCausalLM.from_pretrained: the
 // weights with the ablation materialized (method::materialize, all three

@@ -1,6 +1,3 @@
-// Module exporter: a study's trial taken away: the HF model folder with the ablation in its weights, and its card.
-// Must not know: MPI or the sampler; it reads a stored study (dist::StoredStudy) and writes files.
-//
 // The README.md of an exported model, in the layout of Heretic's card
 // (method spec §8): the first line names the original model and the tool,
 // then the job, the "Abliteration parameters" and "Performance" tables, and
