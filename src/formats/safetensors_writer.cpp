@@ -2,6 +2,7 @@
 // spec/model-runtime.md §4.
 #include "abliterate/formats/safetensors_writer.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -63,7 +64,13 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Name
       out.write(static_cast<const char*>(tensor.data_ptr()), static_cast<std::streamsize>(tensor.nbytes()));
     }
     out.flush();
-    ABL_CHECK(out.good(), IoError, "{}: short write", temp_path.string());
+    if (!out.good()) {
+      const int error = errno;  // ENOSPC, EFBIG (RLIMIT_FSIZE), EIO: what the last write met
+      out.close();
+      std::error_code ignored;
+      std::filesystem::remove(temp_path, ignored);
+      throw IoError(fmt::format("{}: write failed: {} (is the disk full?)", file, std::strerror(error)));
+    }
   }
   std::error_code ec;
   std::filesystem::rename(temp_path, path, ec);

@@ -116,7 +116,8 @@ diff -r model again >/dev/null || fail "--force wrote another model"
     fail "an export past RLIMIT_FSIZE succeeded"
   fi
 ) || exit 1
-grep -q "model.safetensors" disk.log || fail "no message naming the file: $(cat disk.log)"
+grep -q "model.safetensors: write failed: File too large (is the disk full?)" disk.log ||
+  fail "no message naming the file and the problem: $(cat disk.log)"
 ls -A | grep -q "full_disk" && fail "the failed export left $(ls -A | grep full_disk)"
 cd ..
 
