@@ -85,6 +85,11 @@ int main(int argc, char** argv) {
   export_app->add_option("--max-shard-size", export_args.max_shard_size, "Largest weight file: 5GB, 500MB or bytes")
       ->capture_default_str();
   export_app->add_option("--from", export_args.from, "Redo the export an abliterate.json records (give --out)");
+  export_app->add_flag("--adapter", export_args.adapter,
+                       "Write a PEFT LoRA adapter for the original model instead of full weights");
+  export_app->add_option("--adapter-rank", export_args.adapter_rank,
+                         "With --adapter and row_normalization full: the rank of the SVD approximation")
+      ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   try {

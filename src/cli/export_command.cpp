@@ -6,6 +6,7 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/dist/stored_study.hpp"
 #include "abliterate/exporter/hf_export.hpp"
+#include "abliterate/exporter/lora_export.hpp"
 #include "abliterate/exporter/trial_choice.hpp"
 
 namespace abliterate::cli {
@@ -59,6 +60,8 @@ ExportArgs args_from_record(const ExportArgs& given) {
     args.trial = record.at("trial").get<int64_t>();
     if (!record.at("job").is_null()) args.job = record.at("job").get<std::string>();
     args.max_shard_size = std::to_string(record.at("max_shard_size").get<uint64_t>());
+    args.adapter = record.value("export", "") == "adapter";
+    if (args.adapter) args.adapter_rank = record.at("adapter_full_rank").get<int64_t>();
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(fmt::format("{}: not an abliterate.json of `abliterate export`: {}", *given.from, e.what()));
   }
@@ -90,6 +93,17 @@ int export_command(const ExportArgs& given) {
   options.force = args.force;
   options.max_shard_bytes = parse_size(args.max_shard_size);
   options.job_path = args.job;
+  if (args.adapter) {
+    const exporter::LoraExportSummary summary =
+        exporter::export_lora_adapter(study, *choice.trial, options, args.adapter_rank);
+    fmt::print("Adapter saved to {} (LoRA rank {} on {} ablated matrices{}).\n", args.out, summary.rank,
+               summary.n_matrices,
+               study.job.row_normalization == config::RowNormalization::full
+                   ? fmt::format("; rank-{} SVD of the full-normalization update, largest relative error {:.2e}",
+                                 summary.rank, summary.max_relative_error)
+                   : std::string("; exact"));
+    return 0;
+  }
   const exporter::ExportSummary summary = exporter::export_hf_folder(study, *choice.trial, options);
   fmt::print("Model saved to {} ({} shard(s), {:.2f} GB, {} ablated matrices).\n", args.out, summary.n_shards,
              static_cast<double>(summary.weight_bytes) / 1e9, summary.n_ablated_matrices);

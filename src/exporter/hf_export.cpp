@@ -1,36 +1,35 @@
 #include "abliterate/exporter/hf_export.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <map>
-#include <algorithm>
-#include <sstream>
 #include <vector>
 
 #include "abliterate/common/duration.hpp"
 #include "abliterate/common/error.hpp"
 #include "abliterate/config/job_loader.hpp"
-#include "abliterate/exporter/model_card.hpp"
 #include "abliterate/formats/hf_folder.hpp"
 #include "abliterate/formats/safetensors_reader.hpp"
 #include "abliterate/formats/safetensors_writer.hpp"
 #include "abliterate/method/ablation.hpp"
-#include "abliterate/method/directions.hpp"
-#include "abliterate/method/layer_weights.hpp"
 #include "abliterate/model/hf_checkpoint.hpp"
 #include "abliterate/model/lora_adapter.hpp"
 #include "abliterate/model/model_config.hpp"
-#include "abliterate/model/tensor_names.hpp"
 #include "abliterate/study/attribute_names.hpp"
 #include "abliterate/study/search_space.hpp"
+#include "export_parts.hpp"
 
 namespace abliterate::exporter {
 namespace {
 
 namespace fs = std::filesystem;
+using detail::ablated_matrix_of;
+using detail::AblatedMatrix;
+using detail::kCardFile;
+using detail::kRecordFile;
+using detail::LayerEdits;
+using detail::StagedFolder;
+using detail::write_text;
 
 // The model's files besides its weights, copied as they are when present:
 // the HF table's and a SentencePiece or older tokenizer's.
@@ -40,44 +39,6 @@ constexpr const char* kCopiedFiles[] = {
     "special_tokens_map.json",     "added_tokens.json",             "vocab.json",
     "merges.txt",
 };
-constexpr const char* kCardFile = "README.md";
-constexpr const char* kRecordFile = "abliterate.json";
-
-// One matrix the ablation edits: which projection of which layer.
-struct AblatedMatrix {
-  bool is_attention = false;  // o_proj, else down_proj
-  int64_t layer = 0;
-};
-
-// "model.layers.3.self_attn.o_proj.weight" (any text prefix) -> {attention, 3};
-// nullopt for every tensor the ablation leaves alone.
-std::optional<AblatedMatrix> ablated_matrix_of(const std::string& name) {
-  for (const char* prefix : {model::kHfTextPrefix, model::kHfTextPrefixMultimodal, model::kHfTextPrefixMultimodalOld}) {
-    const std::string head = std::string(prefix) + "layers.";
-    if (!name.starts_with(head)) continue;
-    const size_t dot = name.find('.', head.size());
-    if (dot == std::string::npos || dot == head.size()) return std::nullopt;
-    const std::string layer = name.substr(head.size(), dot - head.size());
-    if (!std::all_of(layer.begin(), layer.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
-    const std::string suffix = name.substr(dot + 1);
-    if (suffix == model::hf_layer_suffix(model::LayerTensor::o_proj)) return AblatedMatrix{true, std::stoll(layer)};
-    if (suffix == model::hf_layer_suffix(model::LayerTensor::down_proj)) return AblatedMatrix{false, std::stoll(layer)};
-    return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-// The edit of every layer: its direction (float32 [L, d]) and each component's weights.
-struct LayerEdits {
-  torch::Tensor directions;
-  std::vector<double> attention_weights;
-  std::vector<double> mlp_weights;
-};
-
-LayerEdits layer_edits(const dist::StoredStudy& study, const config::AblationParams& params, int64_t n_layers) {
-  return {method::layer_directions(study.preparation.directions, params.direction_index),
-          method::layer_weights(params.attn_o_proj, n_layers), method::layer_weights(params.mlp_down_proj, n_layers)};
-}
 
 // Tensor names grouped into shards of at most `max_bytes` each (a larger
 // tensor gets a shard of its own), in name order, as transformers shards.
@@ -106,73 +67,7 @@ std::string shard_file_name(size_t index, size_t count) {
   return fmt::format("model-{:05d}-of-{:05d}.safetensors", index + 1, count);
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  ABL_CHECK(in, IoError, "{}: cannot open", path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  ABL_CHECK(out.good(), IoError, "{}: cannot write (disk full?)", path.string());
-}
-
-// The export's folder while it is written: beside the final one, removed
-// unless commit() renamed it into place.
-class StagedFolder {
- public:
-  StagedFolder(fs::path final_path, bool force) : final_(std::move(final_path)), force_(force) {
-    const fs::path parent = final_.has_parent_path() ? final_.parent_path() : fs::path(".");
-    ABL_CHECK(fs::is_directory(parent), InputError, "{}: the folder it goes in does not exist", final_.string());
-    ABL_CHECK(force_ || !fs::exists(final_), InputError,
-              "{}: already exists; choose another --out, or --force to replace it", final_.string());
-    staging_ = parent / fmt::format(".{}.partial-{}", final_.filename().string(), ::getpid());
-    fs::remove_all(staging_);
-    fs::create_directory(staging_);
-  }
-  StagedFolder(const StagedFolder&) = delete;
-  StagedFolder& operator=(const StagedFolder&) = delete;
-  ~StagedFolder() {
-    std::error_code ignored;
-    if (!committed_) fs::remove_all(staging_, ignored);
-  }
-
-  const fs::path& path() const { return staging_; }
-
-  // Puts the finished folder in place; an old one (force) goes only now.
-  void commit() {
-    std::error_code ec;
-    if (fs::exists(final_)) {
-      const fs::path old = staging_.string() + ".old";
-      fs::rename(final_, old, ec);
-      ABL_CHECK(!ec, IoError, "{}: cannot move the old folder aside: {}", final_.string(), ec.message());
-      fs::rename(staging_, final_, ec);
-      ABL_CHECK(!ec, IoError, "{}: cannot rename {} into place: {}", final_.string(), staging_.string(), ec.message());
-      fs::remove_all(old, ec);
-    } else {
-      fs::rename(staging_, final_, ec);
-      ABL_CHECK(!ec, IoError, "{}: cannot rename {} into place: {}", final_.string(), staging_.string(), ec.message());
-    }
-    committed_ = true;
-  }
-
- private:
-  fs::path final_;
-  bool force_ = false;
-  fs::path staging_;
-  bool committed_ = false;
-};
-
 std::string gigabytes(uint64_t bytes) { return fmt::format("{:.2f} GB", static_cast<double>(bytes) / 1e9); }
-
-int64_t attr_integer(const study::Trial& trial, std::string_view key) {
-  const auto it = trial.user_attrs.find(std::string(key));
-  return it != trial.user_attrs.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
-}
 
 }  // namespace
 
@@ -203,7 +98,7 @@ ExportSummary export_hf_folder(const dist::StoredStudy& study, const study::Tria
             model_path.string());
   const config::AblationParams params = study::ablation_params_from_user_attrs(trial.user_attrs);
   const model::ModelConfig config = model::ModelConfig::from_hf_folder(model_path);
-  const LayerEdits edits = layer_edits(study, params, config.n_layers);
+  const LayerEdits edits = detail::layer_edits(study, params, config.n_layers);
 
   model::HfCheckpoint checkpoint = model::HfCheckpoint::open(model_path);
   std::optional<model::LoraAdapter> adapter;
@@ -233,9 +128,7 @@ ExportSummary export_hf_folder(const dist::StoredStudy& study, const study::Tria
       const std::optional<AblatedMatrix> matrix = ablated_matrix_of(name);
       ABL_CHECK(!matrix || matrix->layer < config.n_layers, FormatError, "{}: tensor '{}' is past the {} layers of {}",
                 checkpoint.file_of(name), name, config.n_layers, formats::kHfConfigFile);
-      const double weight = !matrix ? 0
-                            : matrix->is_attention ? edits.attention_weights.at(static_cast<size_t>(matrix->layer))
-                                                   : edits.mlp_weights.at(static_cast<size_t>(matrix->layer));
+      const double weight = matrix ? edits.weight_of(*matrix) : 0;
       torch::Tensor tensor = source.take(name, info.shape, torch::TensorOptions().dtype(
                                                                weight != 0 ? torch::kFloat32 : dtype));
       if (weight != 0) {
@@ -266,17 +159,7 @@ ExportSummary export_hf_folder(const dist::StoredStudy& study, const study::Tria
               ec.message());
   }
 
-  ModelCard card;
-  card.original_model = model_path.filename().string();
-  card.tool_version = ABL_VERSION;
-  card.job_yaml = options.job_path ? read_text(*options.job_path) : config::job_to_json(study.job).dump(2);
-  card.params = params;
-  card.kl_divergence = trial.user_attrs.at(std::string(study::kKlDivergenceAttr)).get<double>();
-  card.refusals = attr_integer(trial, study::kRefusalsAttr);
-  card.base_refusals = attr_integer(trial, study::kBaseRefusalsAttr);
-  card.n_bad_prompts = attr_integer(trial, study::kNBadPromptsAttr);
-  if (fs::exists(model_path / kCardFile)) card.original_card = read_text(model_path / kCardFile);
-  write_text(folder.path() / kCardFile, format_model_card(card));
+  write_text(folder.path() / kCardFile, format_model_card(detail::trial_card(study, trial, options)));
   write_text(folder.path() / kRecordFile, export_record(study, trial, options).dump(2) + "\n");
   folder.commit();
   return summary;

@@ -84,6 +84,8 @@ struct ExportArgs {
   bool force = false;                      // --force: replace an existing --out
   std::string max_shard_size = "5GB";      // --max-shard-size: "5GB", "500MB", or bytes
   std::optional<std::string> from;         // --from: an export's abliterate.json, to redo it
+  bool adapter = false;                    // --adapter: a PEFT LoRA adapter instead of full weights
+  int64_t adapter_rank = 3;                // --adapter-rank: r of the SVD for row_normalization full
 };
 
 // `abliterate export STORE --out DIR`: a trial as an HF model folder with its
