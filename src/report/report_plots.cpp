@@ -120,8 +120,9 @@ std::vector<std::string> parameter_plot_svgs(const ReportData& data) {
   const std::vector<std::string>& names = parameter_names();
   for (size_t param_idx = 0; param_idx < names.size(); ++param_idx) {
     for (const Objective& objective : objectives()) {
-      SvgPlot plot(fmt::format("{} vs {}", names[param_idx], objective.name), names[param_idx], objective.name,
-                   kSmallPlot);
+      // The title is the parameter alone: the y axis names the objective, and
+      // "name vs objective" does not fit a small plot.
+      SvgPlot plot(names[param_idx], names[param_idx], objective.name, kSmallPlot);
       plot.set_empty_text("No COMPLETE trials with this parameter");
       for (const TrialRow& row : data.trials) {
         const std::optional<double> value = objective.value(row);

@@ -19,6 +19,8 @@ constexpr double kMarginBottomPx = 46;
 constexpr double kTickLengthPx = 5;
 // About this many tick intervals per axis: readable on a 300 px wide plot.
 constexpr int kTickIntervals = 5;
+// The share of a value range added at each end.
+constexpr double kRangePadding = 0.04;
 
 // The decimals that tell ticks `step` apart (0.25 → 2, 5 → 0).
 int tick_decimals(double step) {
@@ -160,6 +162,17 @@ void SvgPlot::add_marker(PlotMarker marker) { markers_.push_back(std::move(marke
 void SvgPlot::add_line(PlotLine line) { lines_.push_back(std::move(line)); }
 void SvgPlot::include(DataPoint point) { included_.push_back(point); }
 
+SvgPlot::Range SvgPlot::padded_range(const std::vector<double>& values) {
+  if (values.empty()) return {};
+  const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+  // One value: a unit-wide range around it, so the point sits in the middle.
+  if (*lo == *hi) return {*lo - 0.5, *hi + 0.5};
+  // A margin keeps markers off the frame, except that a range of values >= 0
+  // (counts, KL divergence) keeps its axis starting at 0 rather than below.
+  const double pad = kRangePadding * (*hi - *lo);
+  return {*lo >= 0 ? std::max(0.0, *lo - pad) : *lo - pad, *hi + pad};
+}
+
 SvgPlot::Range SvgPlot::x_range() const {
   std::vector<double> xs;
   for (const PlotMarker& marker : markers_) xs.push_back(marker.at.x);
@@ -167,11 +180,7 @@ SvgPlot::Range SvgPlot::x_range() const {
     for (const DataPoint& point : line.points) xs.push_back(point.x);
   }
   for (const DataPoint& point : included_) xs.push_back(point.x);
-  if (xs.empty()) return {};
-  const auto [lo, hi] = std::minmax_element(xs.begin(), xs.end());
-  // One value: a unit-wide range around it, so the point sits in the middle.
-  if (*lo == *hi) return {*lo - 0.5, *hi + 0.5};
-  return {*lo, *hi};
+  return padded_range(xs);
 }
 
 SvgPlot::Range SvgPlot::y_range() const {
@@ -181,10 +190,7 @@ SvgPlot::Range SvgPlot::y_range() const {
     for (const DataPoint& point : line.points) ys.push_back(point.y);
   }
   for (const DataPoint& point : included_) ys.push_back(point.y);
-  if (ys.empty()) return {};
-  const auto [lo, hi] = std::minmax_element(ys.begin(), ys.end());
-  if (*lo == *hi) return {*lo - 0.5, *hi + 0.5};
-  return {*lo, *hi};
+  return padded_range(ys);
 }
 
 std::string SvgPlot::render() const {

@@ -57,7 +57,7 @@ TEST(HtmlReport, HistoryParameterPlotsAndTable) {
   // 9 parameters × 2 objectives; direction_index is not plotted for the "per layer" trial.
   EXPECT_EQ(count_occurrences(html, "<svg xmlns"), 1u + 2u + 18u);
   EXPECT_EQ(count_occurrences(html, "<circle class=\"param-point\""), (9u * 4u - 1u) * 2u);
-  EXPECT_NE(html.find("attn.o_proj.max_weight_position vs Refusals"), std::string::npos);
+  EXPECT_EQ(count_occurrences(html, "<title>attn.o_proj.max_weight_position</title>"), 2u);
   // The table: one row per trial, with state, R/N, KL, parameters and the escaped fail reason.
   EXPECT_EQ(count_occurrences(html, "<tr class=\"state-"), 6u);
   EXPECT_NE(html.find("<td>0</td><td class=\"text\">COMPLETE</td><td>8/10</td><td>0.2000</td><td>10.50</td>"),

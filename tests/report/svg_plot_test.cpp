@@ -52,8 +52,9 @@ TEST(SvgPlot, RendersOneElementPerMarkerWithEscapedHoverText) {
   EXPECT_EQ(svg.find("<one>"), std::string::npos) << svg;
   EXPECT_EQ(svg.find("no data"), std::string::npos) << svg;
   // The markers lie inside the 300x200 canvas.
-  EXPECT_NE(svg.find("cx=\"64.00\""), std::string::npos) << svg;   // x = 0 at the left margin
-  EXPECT_NE(svg.find("cx=\"284.00\""), std::string::npos) << svg;  // x = 1 at the right edge less its margin
+  EXPECT_NE(svg.find("cx=\"64.00\""), std::string::npos) << svg;  // x = 0 at the left margin
+  // x = 1: the range 0..1, padded to 1.04, gets ticks 0, 0.5, 1, 1.5 (220 px wide).
+  EXPECT_NE(svg.find("cx=\"210.67\""), std::string::npos) << svg;
 }
 
 TEST(SvgPlot, AnEmptyPlotSaysSo) {

@@ -74,6 +74,7 @@ class SvgPlot {
     double lo = 0;
     double hi = 1;
   };
+  static Range padded_range(const std::vector<double>& values);
   Range x_range() const;
   Range y_range() const;
 
