@@ -165,8 +165,9 @@ void SvgPlot::include(DataPoint point) { included_.push_back(point); }
 SvgPlot::Range SvgPlot::padded_range(const std::vector<double>& values) {
   if (values.empty()) return {};
   const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
-  // One value: a unit-wide range around it, so the point sits in the middle.
-  if (*lo == *hi) return {*lo - 0.5, *hi + 0.5};
+  // One value: a unit-wide range around it, so the point sits in the middle,
+  // except that values >= 0 (counts, KL divergence) get no negative ticks.
+  if (*lo == *hi) return {*lo >= 0 ? std::max(0.0, *lo - 0.5) : *lo - 0.5, *hi + 0.5};
   // A margin keeps markers off the frame, except that a range of values >= 0
   // (counts, KL divergence) keeps its axis starting at 0 rather than below.
   const double pad = kRangePadding * (*hi - *lo);

@@ -74,5 +74,15 @@ TEST(SvgPlot, OneValueGetsARangeAroundIt) {
   EXPECT_EQ(svg.find("inf"), std::string::npos) << svg;
 }
 
+TEST(SvgPlot, ValuesAtOrAboveZeroGetNoNegativeTicks) {
+  // A study whose trials all refuse nothing: the refusal axis starts at 0.
+  SvgPlot plot("zeros", "x", "y", {300, 200});
+  plot.add_marker({{0.5, 0}, "dot", ""});
+  plot.add_marker({{0.7, 0}, "dot", ""});
+  const std::string svg = plot.render();
+  EXPECT_EQ(svg.find(">-"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("text-anchor=\"end\">0.0</text>"), std::string::npos) << svg;
+}
+
 }  // namespace
 }  // namespace abliterate::report
