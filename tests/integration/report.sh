@@ -54,23 +54,31 @@ chrome=(timeout 180 chromium --headless --no-sandbox --disable-gpu --no-first-ru
   { tail -20 chromium-dom.log; fail "chromium --dump-dom failed"; }
 n_points=$(grep -o 'class="trial"' dom.html | wc -l)
 echo "rendered trial points: $n_points; COMPLETE trials: $n_complete"
-[ "$n_points" -eq "$n_complete" ] || fail "the rendered Pareto plot has $n_points points for $n_complete COMPLETE trials"
+[ "$n_points" -eq "$n_complete" ] ||
+  fail "the rendered Pareto plot has $n_points points for $n_complete COMPLETE trials"
 grep -q '<polyline class="front"' dom.html || fail "no Pareto front line in the rendered page"
 grep -q '<polygon class="original"' dom.html || fail "no original-model marker in the rendered page"
 
 "${chrome[@]}" --screenshot="$dir/shot.png" --window-size=1280,2400 "file://$dir/report.html" \
   > chromium-shot.log 2>&1 || { tail -20 chromium-shot.log; fail "chromium --screenshot failed"; }
 [ -s shot.png ] || fail "no screenshot"
-# The front's red (#d62828), the trials' blue (#2a6fdb, 75% opaque on #fcfcfc) and the original's green (#2a9d3a).
+# The front's red (#d62828), the trials' blue (#2a6fdb, 75% opaque on #fcfcfc) and the original's
+# green (#2a9d3a).
 python3 "$REPO/tests/integration/png_check.py" shot.png 214,40,40 95,146,228 42,157,58 || fail "the screenshot"
 
 # Bad input: the message names the file, and no report is written.
 if "$ABLITERATE" report missing.db --out bad.html > missing.log 2>&1; then fail "a missing store was accepted"; fi
-grep -qF "abliterate: missing.db: no such store" missing.log || { cat missing.log; fail "the message does not name the store"; }
+grep -qF "abliterate: missing.db: no such store" missing.log ||
+  { cat missing.log; fail "the message does not name the store"; }
 [ ! -e bad.html ] && [ ! -e missing.db ] || fail "a report or store was written for a missing store"
-if "$ABLITERATE" report study.db --study other --out bad.html > unknown.log 2>&1; then fail "an unknown study was accepted"; fi
-grep -qF "study.db: no study named \"other\" (the store holds: tiny)" unknown.log || { cat unknown.log; fail "unknown study"; }
+if "$ABLITERATE" report study.db --study other --out bad.html > unknown.log 2>&1; then
+  fail "an unknown study was accepted"
+fi
+grep -qF "study.db: no study named \"other\" (the store holds: tiny)" unknown.log ||
+  { cat unknown.log; fail "unknown study"; }
 [ ! -e bad.html ] || fail "a report was written for an unknown study"
-if "$ABLITERATE" report study.db --out no-such-folder/r.html > folder.log 2>&1; then fail "a missing folder was accepted"; fi
+if "$ABLITERATE" report study.db --out no-such-folder/r.html > folder.log 2>&1; then
+  fail "a missing folder was accepted"
+fi
 grep -qF "no-such-folder/r.html: cannot write" folder.log || { cat folder.log; fail "missing output folder"; }
 echo "report: ok"
