@@ -2,8 +2,9 @@
 # `abliterate report`: a real store from a short tiny study, rendered in
 # headless Chromium (Debian's `chromium`). The dumped DOM holds one
 # class="trial" point per COMPLETE trial, the screenshot is not blank and
-# shows the plots' colours, the CSV and JSON hold one row per trial, and bad
-# input gets a message naming the file and leaves nothing behind.
+# shows the plots' colours, the CSV and JSON hold one row per trial, a running
+# study's report says so, and bad input gets a message naming the file and
+# leaves nothing behind.
 source "$(dirname "$0")/lib.sh"
 dir=$(new_workdir report)
 cd "$dir"
@@ -65,6 +66,22 @@ grep -q '<polygon class="original"' dom.html || fail "no original-model marker i
 # The front's red (#d62828), the trials' blue (#2a6fdb, 75% opaque on #fcfcfc) and the original's
 # green (#2a9d3a).
 python3 "$REPO/tests/integration/png_check.py" shot.png 214,40,40 95,146,228 42,157,58 || fail "the screenshot"
+
+# A running study can be reported on, and the report says so: raise the budget,
+# report while the run holds the store, then stop the run (SIGTERM: it finishes
+# the trials in flight).
+"$ABLITERATE" run job.yaml --n-trials 60 > run-live.log 2>&1 &
+run_pid=$!
+for _ in $(seq 1 150); do
+  "$ABLITERATE" report study.db --out live.html > live.log 2>&1 || { cat live.log; fail "report of a running study"; }
+  grep -qF "the study is running" live.log && break
+  sleep 0.2
+done
+kill -TERM "$run_pid" 2> /dev/null || true
+wait "$run_pid" || true
+cat live.log
+grep -qF "the study is running: the report is a snapshot" live.log || fail "the report did not see the running study"
+grep -qF '<p class="note running-note">This study is running' live.html || fail "the page does not say it is running"
 
 # Bad input: the message names the file, and no report is written.
 if "$ABLITERATE" report missing.db --out bad.html > missing.log 2>&1; then fail "a missing store was accepted"; fi
