@@ -31,6 +31,16 @@ int main(int argc, char** argv) {
   status->add_option("store", status_args.store_path, "Store file (SQLite)")->required();
   status->add_option("--study", status_args.study_name, "Study name (default: the only one)");
 
+  cli::ReportArgs report_args;
+  CLI::App* report =
+      app.add_subcommand("report", "Write a study's Pareto plot, history, parameter plots and trials as one HTML file");
+  report->add_option("store", report_args.store_path, "Store file (SQLite); a running study's store is fine")
+      ->required();
+  report->add_option("--out", report_args.out_path, "HTML file to write (self-contained, works offline)")->required();
+  report->add_option("--csv", report_args.csv_path, "Also write the trials table as CSV, one row per trial");
+  report->add_option("--json", report_args.json_path, "Also write the trials table as JSON, an array of objects");
+  report->add_option("--study", report_args.study_name, "Study name (default: the only one)");
+
   std::string validate_path;
   CLI::App* validate = app.add_subcommand("validate", "Check a job file and its prompt sets");
   validate->add_option("job", validate_path, "Job file")->required();
@@ -95,6 +105,7 @@ int main(int argc, char** argv) {
   try {
     if (run->parsed()) return cli::run_command(run_args, &argc, &argv);
     if (status->parsed()) return cli::status_command(status_args);
+    if (report->parsed()) return cli::report_command(report_args);
     if (validate->parsed()) return cli::validate_command(validate_path);
     if (tiny->parsed()) return cli::tiny_model_command(tiny_args);
     if (convert->parsed()) return cli::convert_config_command(convert_args);

@@ -32,6 +32,18 @@ struct StatusArgs {
 // `abliterate status STORE`: the trials table, failures and the Pareto front.
 int status_command(const StatusArgs& args);
 
+struct ReportArgs {
+  std::string store_path;
+  std::string out_path;                   // --out: the HTML report
+  std::optional<std::string> csv_path;    // --csv: the trials table as CSV
+  std::optional<std::string> json_path;   // --json: the trials table as JSON
+  std::optional<std::string> study_name;  // default: the store's only study
+};
+
+// `abliterate report STORE --out report.html`: the study's plots and trials
+// table as one self-contained HTML file (and the table as CSV/JSON).
+int report_command(const ReportArgs& args);
+
 // `abliterate validate JOB`: loads and checks the job and its prompt sets.
 int validate_command(const std::string& job_path);
 
