@@ -1,9 +1,14 @@
-// export_hf_folder on the tiny model, in each row normalization:
+// export_hf_folder and export_lora_adapter on the tiny model, in each row
+// normalization:
 // - our runtime loads the exported folder, and its logits equal the original
 //   model's with the trial's AblationHook (<= 1e-4 relative);
 // - HF transformers loads the same folder: its logits, computed by
 //   tests/reference/make_export_fixtures.py and committed as fixtures, equal
-//   the hooked ones (<= 1e-4 relative).
+//   the hooked ones (<= 1e-4 relative);
+// - the LoRA adapter, merged by our loader onto the original model, gives the
+//   hooked logits too (exactly rank 1 for none and pre; for full, exact at
+//   the full rank and an approximation at rank 3), and transformers + PEFT,
+//   loading it onto the original model, give what our loader gives.
 // The directions are a fixed formula, so the export is the same bytes on every
 // machine. ABL_EXPORT_FIXTURE_DIR=DIR keeps the exported folders there, for
 // the fixture script.
@@ -17,6 +22,7 @@
 
 #include "abliterate/config/job.hpp"
 #include "abliterate/exporter/hf_export.hpp"
+#include "abliterate/exporter/lora_export.hpp"
 #include "abliterate/method/ablation.hpp"
 #include "abliterate/model/model.hpp"
 #include "abliterate/study/attribute_names.hpp"
@@ -115,6 +121,57 @@ TEST_P(HfExportTest, ExportedWeightsGiveTheHookedLogits) {
     EXPECT_GT(relative_error(hooked, last_logits(*original, kPrompts[i], nullptr)), 1e-3);
     std::printf("%s prompt %zu: exported vs hooked %.2e, transformers vs hooked %.2e\n", mode_name.c_str(), i,
                 relative_error(ours, hooked), relative_error(transformers, hooked));
+  }
+}
+
+TEST_P(HfExportTest, AdapterOnTheOriginalGivesTheHookedLogits) {
+  const config::RowNormalization mode = GetParam();
+  const std::string mode_name = config::to_string(mode);
+  const std::unique_ptr<model::Model> original = model::Model::load(tiny_model_folder(), {});
+  const dist::StoredStudy study = tiny_study(mode, *original);
+  const method::AblationHook hook(*original, study.preparation.directions, trial_params(), mode);
+  const char* keep = std::getenv("ABL_EXPORT_FIXTURE_DIR");
+  TempDir dir("adapter");
+  const std::filesystem::path root = keep != nullptr ? std::filesystem::path(keep) : dir.path();
+  if (keep != nullptr) {  // the fixture script loads the adapter onto this copy of the original
+    std::filesystem::copy(tiny_model_folder(), root / "base",
+                          std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+  }
+
+  ExportOptions options;
+  options.out = root / ("adapter-" + mode_name);
+  options.force = true;
+  const LoraExportSummary summary = export_lora_adapter(study, tiny_trial(), options);
+  EXPECT_EQ(summary.rank, mode == config::RowNormalization::full ? kDefaultFullLoraRank : 1);
+  model::LoadOptions with_adapter;
+  with_adapter.adapter = options.out.string();
+  const std::unique_ptr<model::Model> adapted = model::Model::load(tiny_model_folder(), with_adapter);
+
+  // Full normalization at the full rank is exact too.
+  ExportOptions exact_options;
+  exact_options.out = dir.path() / ("adapter-exact-" + mode_name);
+  const LoraExportSummary exact =
+      export_lora_adapter(study, tiny_trial(), exact_options, original->config().hidden_size);
+  EXPECT_LT(exact.max_relative_error, 1e-5);
+  with_adapter.adapter = exact_options.out.string();
+  const std::unique_ptr<model::Model> exactly_adapted = model::Model::load(tiny_model_folder(), with_adapter);
+
+  std::ifstream fixture_file(std::string(ABL_SOURCE_DIR) + "/tests/fixtures/reference/export-adapter-" + mode_name +
+                             ".json");
+  ASSERT_TRUE(fixture_file) << "no fixture for " << mode_name << ": run tests/reference/make_export_fixtures.py";
+  const nlohmann::json fixture = nlohmann::json::parse(fixture_file);
+  for (size_t i = 0; i < std::size(kPrompts); ++i) {
+    const torch::Tensor hooked = last_logits(*original, kPrompts[i], &hook);
+    const torch::Tensor ours = last_logits(*adapted, kPrompts[i], nullptr);
+    if (mode != config::RowNormalization::full) {
+      EXPECT_LE(relative_error(ours, hooked), kRelativeTolerance) << mode_name << ", prompt " << i;
+    }
+    EXPECT_LE(relative_error(last_logits(*exactly_adapted, kPrompts[i], nullptr), hooked), kRelativeTolerance)
+        << mode_name << ", prompt " << i;
+    const torch::Tensor peft = torch::tensor(fixture["prompts"][i].at("last_logits").get<std::vector<float>>());
+    EXPECT_LE(relative_error(peft, ours), kRelativeTolerance) << mode_name << ", prompt " << i;
+    std::printf("%s adapter prompt %zu: ours vs hooked %.2e, PEFT vs ours %.2e\n", mode_name.c_str(), i,
+                relative_error(ours, hooked), relative_error(peft, ours));
   }
 }
 

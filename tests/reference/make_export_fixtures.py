@@ -1,11 +1,13 @@
-"""Logits of exported tiny models under HF transformers, for tests/exporter/hf_export_test.cpp.
+"""Logits of exported tiny models under HF transformers (and PEFT), for tests/exporter/hf_export_test.cpp.
 
 The C++ test exports the tiny model (seed 1234) with a fixed trial in each row
 normalization. With ABL_EXPORT_FIXTURE_DIR=DIR it keeps the folders in DIR;
 this script loads each with AutoModelForCausalLM.from_pretrained, as a user of
 the export would, renders the test's prompts with the folder's own chat
 template, and writes the last position's logits (float32) to
-tests/fixtures/reference/export-<mode>.json.
+tests/fixtures/reference/export-<mode>.json. The same for each exported LoRA
+adapter, loaded with PeftModel.from_pretrained onto the original model (the
+test's copy in DIR/base): export-adapter-<mode>.json.
 
     ABL_EXPORT_FIXTURE_DIR=/tmp/export-fixtures build/tests/test_exporter   # fails the first time: no fixtures
     /work/venv-ref/bin/python tests/reference/make_export_fixtures.py /tmp/export-fixtures
@@ -14,6 +16,7 @@ import json
 import pathlib
 import sys
 
+import peft
 import torch
 import transformers
 
@@ -28,20 +31,29 @@ def main() -> None:
         folder = folders / f"export-{mode}"
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
         model = transformers.AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32)
-        model.eval()
-        prompts = []
-        for text in PROMPTS:
-            # Rendered, then tokenized without added specials: the template writes BOS itself, as our runtime does.
-            rendered = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
-                                                     tokenize=False)
-            ids = tokenizer(rendered, add_special_tokens=False, return_tensors="pt").input_ids
-            with torch.no_grad():
-                logits = model(input_ids=ids).logits[0, -1].float()
-            prompts.append({"text": text, "input_ids": ids[0].tolist(), "last_logits": logits.tolist()})
-        fixture = {"source": f"transformers {transformers.__version__}, torch {torch.__version__}, "
-                             f"AutoModelForCausalLM.from_pretrained of export-{mode}", "prompts": prompts}
-        (out_dir / f"export-{mode}.json").write_text(json.dumps(fixture) + "\n")
-        print(f"export-{mode}: {len(prompts)} prompts, vocab {len(prompts[0]['last_logits'])}")
+        write_fixture(out_dir / f"export-{mode}.json", tokenizer, model,
+                      f"AutoModelForCausalLM.from_pretrained of export-{mode}")
+        base = transformers.AutoModelForCausalLM.from_pretrained(folders / "base", torch_dtype=torch.float32)
+        adapted = peft.PeftModel.from_pretrained(base, folders / f"adapter-{mode}")
+        write_fixture(out_dir / f"export-adapter-{mode}.json", tokenizer, adapted,
+                      f"PeftModel.from_pretrained(base, adapter-{mode}), peft {peft.__version__}")
+
+
+def write_fixture(path: pathlib.Path, tokenizer, model, how: str) -> None:
+    model.eval()
+    prompts = []
+    for text in PROMPTS:
+        # Rendered, then tokenized without added specials: the template writes BOS itself, as our runtime does.
+        rendered = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                                 tokenize=False)
+        ids = tokenizer(rendered, add_special_tokens=False, return_tensors="pt").input_ids
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits[0, -1].float()
+        prompts.append({"text": text, "input_ids": ids[0].tolist(), "last_logits": logits.tolist()})
+    fixture = {"source": f"transformers {transformers.__version__}, torch {torch.__version__}, {how}",
+               "prompts": prompts}
+    path.write_text(json.dumps(fixture) + "\n")
+    print(f"{path.name}: {len(prompts)} prompts, vocab {len(prompts[0]['last_logits'])}")
 
 
 if __name__ == "__main__":
