@@ -5,6 +5,8 @@
 #   divergence and refusals: the ablation is in its weights.
 # - The card's first line, its parameter table and its performance table equal
 #   the store's values for the trial (read with Python's sqlite3).
+# - `export --adapter` writes a LoRA that, merged into the original model,
+#   measures as the trial (none, pre); --from redoes it byte for byte.
 # - `export --from abliterate.json` redoes the export byte for byte.
 # - Bad input leaves nothing behind: an existing folder (without --force), a
 #   trial the study lacks, a FAIL trial, a write past RLIMIT_FSIZE (a full disk).
@@ -52,9 +54,27 @@ for mode in none pre full; do
       fail "$mode: the exported model's KL differs from the trial's ($kl): $(cat evaluate.log)"
     grep -qF "* Refusals: $refusals/6" evaluate.log ||
       fail "$mode: the exported model's refusals differ from the trial's ($refusals/6): $(cat evaluate.log)"
+    # --adapter: a LoRA for the original model, merged at load by `evaluate --adapter`; rank 1 and exact
+    # for none and pre, a rank-3 SVD for full (its error printed).
+    "$ABLITERATE" export study.db --job job.yaml --trial 0 --adapter --out adapter >adapter.log 2>&1 ||
+      { cat adapter.log; fail "$mode: export --adapter failed"; }
+    [ -s adapter/adapter_config.json ] && [ -s adapter/adapter_model.safetensors ] && [ -s adapter/README.md ] ||
+      fail "$mode: the adapter export lacks a file: $(ls adapter)"
+    if [ "$mode" = full ]; then
+      grep -qF "rank-3 SVD of the full-normalization update, largest relative error" adapter.log ||
+        fail "full: no approximation error: $(cat adapter.log)"
+    else
+      grep -qE "LoRA rank 1 on [0-9]+ ablated matrices; exact" adapter.log || fail "$mode: $(cat adapter.log)"
+      "$ABLITERATE" evaluate job.yaml --adapter adapter >adapter_evaluate.log 2>&1 ||
+        { cat adapter_evaluate.log; fail "$mode: evaluate --adapter"; }
+      grep -qF "* KL divergence: $kl" adapter_evaluate.log && grep -qF "* Refusals: $refusals/6" adapter_evaluate.log ||
+        fail "$mode: the original model with the adapter measures otherwise: $(cat adapter_evaluate.log)"
+    fi
+    "$ABLITERATE" export --from adapter/abliterate.json --out adapter_again >/dev/null 2>&1 &&
+      diff -r adapter adapter_again >/dev/null || fail "$mode: export --from of the adapter wrote other bytes"
   ) || exit 1
 done
-echo "export: the exported models measure as their trials in none, pre and full"
+echo "export: the exported models (and adapters: none, pre) measure as their trials in none, pre and full"
 
 # The card (method spec §8): first line, parameters, performance.
 cd full
