@@ -15,6 +15,8 @@ using nlohmann::json;
 
 // Ids are packed two to a 64-bit merge key.
 constexpr int64_t kMaxTokenId = (int64_t{1} << 31) - 1;
+// How far past the vocabulary's size a model.vocab id may lie (real files number their tokens 0..n-1).
+constexpr int64_t kMaxIdGap = int64_t{1} << 16;
 
 bool get_bool_or(const json& object, const char* key, bool fallback, const std::string& file) {
   if (!object.contains(key) || object.at(key).is_null()) return fallback;
@@ -62,12 +64,18 @@ BpeModel BpeModel::from_json(const json& model, const std::string& file) {
   BpeModel bpe;
   ABL_CHECK(model.contains("vocab") && model.at("vocab").is_object(), FormatError,
             "{}: model.vocab: expected an object of token -> id", file);
+  const int64_t n_vocab = static_cast<int64_t>(model.at("vocab").size());
   for (const auto& [token, id_json] : model.at("vocab").items()) {
     ABL_CHECK(id_json.is_number_integer(), FormatError, "{}: model.vocab[\"{}\"]: expected an integer id, got {}",
               file, token, id_json.dump());
     const int64_t id = id_json.get<int64_t>();
     ABL_CHECK(id >= 0 && id <= kMaxTokenId, FormatError, "{}: model.vocab[\"{}\"]: id {} is out of range", file,
               token, id);
+    // The id table is dense, so an id far past the vocabulary's size would
+    // allocate for ids that do not exist (found by tokenizer_json_fuzz).
+    ABL_CHECK(id < n_vocab + kMaxIdGap, FormatError,
+              "{}: model.vocab[\"{}\"]: id {} is far past the vocabulary's {} tokens (ids should run from 0 to {})",
+              file, token, id, n_vocab, n_vocab - 1);
     if (static_cast<size_t>(id) >= bpe.id_to_token_.size()) {
       bpe.id_to_token_.resize(static_cast<size_t>(id) + 1);
       bpe.has_id_.resize(static_cast<size_t>(id) + 1, false);

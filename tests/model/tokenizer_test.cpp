@@ -156,6 +156,18 @@ TEST(TokenizerTest, MergeOfUnknownTokenNamesFileAndMerge) {
                      path.string() + ": model.merges[1]: \"z\" is not in the vocab");
 }
 
+// Found by tokenizer_json_fuzz: one id far past the vocabulary's size made
+// the dense id table allocate gigabytes.
+TEST(TokenizerTest, IdFarPastTheVocabularyIsRefused) {
+  TempDir dir("tok_sparse_id");
+  json document = toy_tokenizer(json::array());
+  document["model"]["vocab"]["far"] = 299999999;
+  const auto path = dir.path() / "tokenizer.json";
+  testing::write_bytes(path, document.dump());
+  ASSERT_THROWS_WITH(tokenizer::Tokenizer::from_tokenizer_json(path), FormatError,
+                     "model.vocab[\"far\"]: id 299999999 is far past the vocabulary's");
+}
+
 TEST(TokenizerTest, UnsupportedPipelineStepIsNamed) {
   TempDir dir("tok_bad_step");
   json document = toy_tokenizer(json::array());
