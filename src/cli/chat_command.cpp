@@ -21,6 +21,7 @@
 #include "abliterate/model/model.hpp"
 #include "abliterate/model/model_config.hpp"
 #include "abliterate/tokenizer/text_stream.hpp"
+#include "number_arguments.hpp"
 
 namespace abliterate::cli {
 
@@ -99,15 +100,9 @@ class TrialSwitch {
 // "/trial 3" -> 3, "/trial none" -> nullopt; throws InputError otherwise.
 std::optional<int64_t> parse_trial_command(const std::string& argument) {
   if (argument == "none") return std::nullopt;
-  size_t used = 0;
-  int64_t number = -1;
-  try {
-    number = std::stoll(argument, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  ABL_CHECK(used == argument.size() && number >= 0, InputError,
-            "/trial: expected a trial number or none, got '{}'", argument);
+  const std::optional<int64_t> number = parse_whole_integer(argument);
+  ABL_CHECK(number.has_value() && *number >= 0, InputError, "/trial: expected a trial number or none, got '{}'",
+            argument);
   return number;
 }
 

@@ -8,39 +8,24 @@
 #include "abliterate/exporter/hf_export.hpp"
 #include "abliterate/exporter/lora_export.hpp"
 #include "abliterate/exporter/trial_choice.hpp"
+#include "number_arguments.hpp"
 
 namespace abliterate::cli {
 namespace {
 
 // "5GB" -> 5e9, "500MB", "64KB", "123" (bytes); as transformers reads max_shard_size.
 uint64_t parse_size(const std::string& text) {
-  constexpr std::pair<const char*, uint64_t> kUnits[] = {{"GB", 1'000'000'000}, {"MB", 1'000'000}, {"KB", 1'000},
-                                                         {"B", 1}};
+  constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"GB", 1'000'000'000}, {"MB", 1'000'000}, {"KB", 1'000}, {"B", 1}, {"", 1}};
   for (const auto& [unit, scale] : kUnits) {
-    if (text.size() > std::string_view(unit).size() && text.ends_with(unit)) {
-      const std::string number = text.substr(0, text.size() - std::string_view(unit).size());
-      size_t used = 0;
-      double value = -1;
-      try {
-        value = std::stod(number, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      ABL_CHECK(used == number.size() && value > 0, InputError,
-                "--max-shard-size: expected a size such as 5GB, 500MB or a byte count, got '{}'", text);
-      return static_cast<uint64_t>(value * static_cast<double>(scale));
-    }
+    if (!text.ends_with(unit)) continue;
+    const std::optional<double> value = parse_whole_decimal(text.substr(0, text.size() - unit.size()));
+    const double bytes = value.value_or(0) * static_cast<double>(scale);
+    ABL_CHECK(bytes >= 1, InputError, "--max-shard-size: expected a size such as 5GB, 500MB or a byte count, got '{}'",
+              text);
+    return static_cast<uint64_t>(bytes);
   }
-  size_t used = 0;
-  unsigned long long bytes = 0;
-  try {
-    bytes = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  ABL_CHECK(used == text.size() && bytes > 0, InputError,
-            "--max-shard-size: expected a size such as 5GB, 500MB or a byte count, got '{}'", text);
-  return bytes;
+  return 0;  // not reached: every text ends with ""
 }
 
 // --from: the arguments an earlier export recorded in its abliterate.json.

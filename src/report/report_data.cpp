@@ -18,12 +18,7 @@ namespace {
 
 using nlohmann::json;
 
-// Counts are stored as JSON numbers; Optuna-written stores may hold them as
-// floats (25.0), so they are rounded, as the status report does.
-std::optional<int64_t> integer_attr(const json& attrs, std::string_view key) {
-  if (!attrs.is_object() || !attrs.contains(key) || !attrs.at(key).is_number()) return std::nullopt;
-  return static_cast<int64_t>(std::llround(attrs.at(key).get<double>()));
-}
+using study::integer_attr;
 
 std::optional<double> number_attr(const json& attrs, std::string_view key) {
   if (!attrs.is_object() || !attrs.contains(key) || !attrs.at(key).is_number()) return std::nullopt;

@@ -174,29 +174,19 @@ SvgPlot::Range SvgPlot::padded_range(const std::vector<double>& values) {
   return {*lo >= 0 ? std::max(0.0, *lo - pad) : *lo - pad, *hi + pad};
 }
 
-SvgPlot::Range SvgPlot::x_range() const {
-  std::vector<double> xs;
-  for (const PlotMarker& marker : markers_) xs.push_back(marker.at.x);
+SvgPlot::Range SvgPlot::range_of(double DataPoint::*coordinate) const {
+  std::vector<double> values;
+  for (const PlotMarker& marker : markers_) values.push_back(marker.at.*coordinate);
   for (const PlotLine& line : lines_) {
-    for (const DataPoint& point : line.points) xs.push_back(point.x);
+    for (const DataPoint& point : line.points) values.push_back(point.*coordinate);
   }
-  for (const DataPoint& point : included_) xs.push_back(point.x);
-  return padded_range(xs);
-}
-
-SvgPlot::Range SvgPlot::y_range() const {
-  std::vector<double> ys;
-  for (const PlotMarker& marker : markers_) ys.push_back(marker.at.y);
-  for (const PlotLine& line : lines_) {
-    for (const DataPoint& point : line.points) ys.push_back(point.y);
-  }
-  for (const DataPoint& point : included_) ys.push_back(point.y);
-  return padded_range(ys);
+  for (const DataPoint& point : included_) values.push_back(point.*coordinate);
+  return padded_range(values);
 }
 
 std::string SvgPlot::render() const {
-  const Range xr = x_range();
-  const Range yr = y_range();
+  const Range xr = range_of(&DataPoint::x);
+  const Range yr = range_of(&DataPoint::y);
   const std::vector<double> x_ticks = nice_ticks(xr.lo, xr.hi, kTickIntervals);
   const std::vector<double> y_ticks = nice_ticks(yr.lo, yr.hi, kTickIntervals);
   const Frame frame{x_ticks.front(), x_ticks.back(),

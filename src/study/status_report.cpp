@@ -20,10 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-std::optional<int64_t> integer_attr(const json& attrs, std::string_view key) {
-  if (!attrs.is_object() || !attrs.contains(key) || !attrs.at(key).is_number()) return std::nullopt;
-  return static_cast<int64_t>(std::llround(attrs.at(key).get<double>()));
-}
 
 std::vector<std::string> metric_names(const json& system_attrs, size_t n_objectives) {
   if (system_attrs.contains(kMetricNamesAttr)) {

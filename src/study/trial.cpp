@@ -2,6 +2,7 @@
 #include "abliterate/study/trial.hpp"
 
 #include <array>
+#include <cmath>
 #include <utility>
 
 #include <fmt/format.h>
@@ -35,6 +36,11 @@ TrialState trial_state_from_string(const std::string& s) {
   }
   throw FormatError(
       fmt::format("trial state: expected one of RUNNING, COMPLETE, PRUNED, FAIL, WAITING; got \"{}\"", s));
+}
+
+std::optional<int64_t> integer_attr(const nlohmann::json& attrs, std::string_view key) {
+  if (!attrs.is_object() || !attrs.contains(key) || !attrs.at(key).is_number()) return std::nullopt;
+  return static_cast<int64_t>(std::llround(attrs.at(key).get<double>()));
 }
 
 }  // namespace abliterate::study

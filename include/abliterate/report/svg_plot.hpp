@@ -75,8 +75,8 @@ class SvgPlot {
     double hi = 1;
   };
   static Range padded_range(const std::vector<double>& values);
-  Range x_range() const;
-  Range y_range() const;
+  // The padded range of one coordinate (&DataPoint::x or ::y) over everything drawn.
+  Range range_of(double DataPoint::*coordinate) const;
 
   std::string title_;
   std::string x_label_;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,5 +30,9 @@ struct Trial {
   std::string datetime_start;        // "YYYY-MM-DD HH:MM:SS.ffffff" UTC, empty when none
   std::string datetime_complete;
 };
+
+// attrs[key] as an integer, rounded (Optuna-written stores may hold counts as
+// floats, 25.0); nullopt when attrs is not an object or has no number there.
+std::optional<int64_t> integer_attr(const nlohmann::json& attrs, std::string_view key);
 
 }  // namespace abliterate::study
