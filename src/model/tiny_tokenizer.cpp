@@ -43,13 +43,8 @@ constexpr const char* kTinyTrainingText =
     "This is a test of the tokenizer, and the words in this text should become tokens.";
 
 std::vector<std::string> split_characters(const std::string& word) {
-  std::vector<std::string> chars;
-  for (size_t pos = 0; pos < word.size();) {
-    const size_t length = utf8_char_length(word, pos);
-    chars.push_back(word.substr(pos, length));
-    pos += length;
-  }
-  return chars;
+  const std::vector<std::string_view> chars = utf8_split(word);
+  return {chars.begin(), chars.end()};
 }
 
 // Classic BPE training over "▁word" units: merge the most frequent adjacent

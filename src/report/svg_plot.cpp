@@ -12,10 +12,10 @@ namespace abliterate::report {
 namespace {
 
 // Room around the plotting area for the title, tick labels and axis labels.
-constexpr double kMarginLeftPx = 64;
-constexpr double kMarginRightPx = 16;
-constexpr double kMarginTopPx = 30;
-constexpr double kMarginBottomPx = 46;
+struct Margins {
+  double left_px, right_px, top_px, bottom_px;
+};
+constexpr Margins kMargins{64, 16, 30, 46};
 constexpr double kTickLengthPx = 5;
 // About this many tick intervals per axis: readable on a 300 px wide plot.
 constexpr int kTickIntervals = 5;
@@ -68,26 +68,31 @@ std::string render_line(const PlotLine& line, const Frame& frame) {
                      points, hover(line.hover_text));
 }
 
+// One tick: a short line from `from` to `to` (pixels) and its label at `label_at`.
+std::string render_tick(DataPoint from, DataPoint to, DataPoint label_at, const char* text_anchor,
+                        const std::string& label) {
+  return fmt::format(
+      "<line class=\"tick\" x1=\"{:.2f}\" y1=\"{:.2f}\" x2=\"{:.2f}\" y2=\"{:.2f}\"/>"
+      "<text class=\"tick-label\" x=\"{:.2f}\" y=\"{:.2f}\" text-anchor=\"{}\">{}</text>\n",
+      from.x, from.y, to.x, to.y, label_at.x, label_at.y, text_anchor, label);
+}
+
 std::string render_axes(const Frame& frame, const std::vector<double>& x_ticks, const std::vector<double>& y_ticks,
                         const std::string& x_label, const std::string& y_label, const PlotSize& size) {
   std::string out = "<g class=\"axes\">\n";
   out += fmt::format("<rect class=\"frame\" x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\"/>\n",
                      frame.left_px, frame.top_px, frame.right_px - frame.left_px, frame.bottom_px - frame.top_px);
   const int x_decimals = tick_decimals(x_ticks[1] - x_ticks[0]);
-  for (double tick : x_ticks) {
+  for (double tick : x_ticks) {  // below the frame, labels centred under them
     const double x = frame.px(tick);
-    out += fmt::format(
-        "<line class=\"tick\" x1=\"{0:.2f}\" y1=\"{1:.2f}\" x2=\"{0:.2f}\" y2=\"{2:.2f}\"/>"
-        "<text class=\"tick-label\" x=\"{0:.2f}\" y=\"{3:.2f}\" text-anchor=\"middle\">{4}</text>\n",
-        x, frame.bottom_px, frame.bottom_px + kTickLengthPx, frame.bottom_px + 18, format_tick(tick, x_decimals));
+    out += render_tick({x, frame.bottom_px}, {x, frame.bottom_px + kTickLengthPx}, {x, frame.bottom_px + 18}, "middle",
+                       format_tick(tick, x_decimals));
   }
   const int y_decimals = tick_decimals(y_ticks[1] - y_ticks[0]);
-  for (double tick : y_ticks) {
+  for (double tick : y_ticks) {  // left of the frame, labels right-aligned beside them
     const double y = frame.py(tick);
-    out += fmt::format(
-        "<line class=\"tick\" x1=\"{0:.2f}\" y1=\"{1:.2f}\" x2=\"{2:.2f}\" y2=\"{1:.2f}\"/>"
-        "<text class=\"tick-label\" x=\"{3:.2f}\" y=\"{4:.2f}\" text-anchor=\"end\">{5}</text>\n",
-        frame.left_px - kTickLengthPx, y, frame.left_px, frame.left_px - 8, y + 4, format_tick(tick, y_decimals));
+    out += render_tick({frame.left_px - kTickLengthPx, y}, {frame.left_px, y}, {frame.left_px - 8, y + 4}, "end",
+                       format_tick(tick, y_decimals));
   }
   out += fmt::format("<text class=\"axis-label\" x=\"{:.2f}\" y=\"{:.2f}\" text-anchor=\"middle\">{}</text>\n",
                      (frame.left_px + frame.right_px) / 2, size.height_px - 8.0, escape_xml(x_label));
@@ -189,10 +194,10 @@ std::string SvgPlot::render() const {
   const Range yr = range_of(&DataPoint::y);
   const std::vector<double> x_ticks = nice_ticks(xr.lo, xr.hi, kTickIntervals);
   const std::vector<double> y_ticks = nice_ticks(yr.lo, yr.hi, kTickIntervals);
-  const Frame frame{x_ticks.front(), x_ticks.back(),
-                    y_ticks.front(), y_ticks.back(),
-                    kMarginLeftPx,   size_.width_px - kMarginRightPx,
-                    kMarginTopPx,    size_.height_px - kMarginBottomPx};
+  const Frame frame{x_ticks.front(),  x_ticks.back(),
+                    y_ticks.front(),  y_ticks.back(),
+                    kMargins.left_px, size_.width_px - kMargins.right_px,
+                    kMargins.top_px,  size_.height_px - kMargins.bottom_px};
 
   std::string out = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"{0}\" height=\"{1}\" "
