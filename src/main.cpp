@@ -94,7 +94,8 @@ CLI::App* add_chat(CLI::App& app, cli::ChatArgs& args) {
 }
 
 CLI::App* add_export(CLI::App& app, cli::ExportArgs& args) {
-  CLI::App* sub = app.add_subcommand("export", "Write a trial as an HF model folder with its model card");
+  CLI::App* sub = app.add_subcommand(
+      "export", "Write a trial as an HF model folder (or a LoRA adapter) with its model card, from an HF or GGUF model");
   sub->add_option("store", args.store_path, "The study's store (SQLite)");
   sub->add_option("--out", args.out, "The model folder to write (refused when it exists)");
   sub->add_option("--trial", args.trial, "The trial (default: the Pareto front's fewest refusals within --max-kl)");
@@ -105,6 +106,8 @@ CLI::App* add_export(CLI::App& app, cli::ExportArgs& args) {
   sub->add_option("--max-shard-size", args.max_shard_size, "Largest weight file: 5GB, 500MB or bytes")
       ->capture_default_str();
   sub->add_option("--from", args.from, "Redo the export an abliterate.json records (give --out)");
+  sub->add_option("--dtype", args.dtype,
+                  "float32, bfloat16 or float16 (default: an HF model's own; a GGUF model is dequantized to bfloat16)");
   sub->add_flag("--adapter", args.adapter, "Write a PEFT LoRA adapter for the original model instead of full weights");
   sub->add_option("--adapter-rank", args.adapter_rank,
                   "With --adapter and row_normalization full: the rank of the SVD approximation")

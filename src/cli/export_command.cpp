@@ -47,6 +47,7 @@ ExportArgs args_from_record(const ExportArgs& given) {
     args.max_shard_size = std::to_string(record.at("max_shard_size").get<uint64_t>());
     args.adapter = record.value("export", "") == "adapter";
     if (args.adapter) args.adapter_rank = record.at("adapter_full_rank").get<int64_t>();
+    if (record.contains("dtype") && !record.at("dtype").is_null()) args.dtype = record.at("dtype").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(fmt::format("{}: not an abliterate.json of `abliterate export`: {}", *given.from, e.what()));
   }
@@ -78,6 +79,11 @@ int export_command(const ExportArgs& given) {
   options.force = args.force;
   options.max_shard_bytes = parse_size(args.max_shard_size);
   options.job_path = args.job;
+  if (args.dtype) {
+    options.dtype = config::parse_dtype(*args.dtype);
+    ABL_CHECK(options.dtype.has_value(), InputError, "--dtype: expected float32, bfloat16 or float16, got '{}'",
+              *args.dtype);
+  }
   if (args.adapter) {
     const exporter::LoraExportSummary summary =
         exporter::export_lora_adapter(study, *choice.trial, options, args.adapter_rank);

@@ -17,6 +17,7 @@
 #include "abliterate/model/model_config.hpp"
 #include "abliterate/study/attribute_names.hpp"
 #include "abliterate/study/search_space.hpp"
+#include "export_input.hpp"
 #include "export_parts.hpp"
 
 namespace abliterate::exporter {
@@ -28,36 +29,22 @@ using detail::AblatedMatrix;
 using detail::kCardFile;
 using detail::kRecordFile;
 using detail::LayerEdits;
+using detail::OutputTensor;
 using detail::StagedFolder;
 using detail::write_text;
 
-// The model's files besides its weights, copied as they are when present:
-// the HF table's and a SentencePiece or older tokenizer's.
-constexpr const char* kCopiedFiles[] = {
-    formats::kHfConfigFile,        formats::kHfGenerationConfigFile, formats::kHfTokenizerFile,
-    formats::kHfTokenizerConfigFile, formats::kHfChatTemplateFile,   "tokenizer.model",
-    "special_tokens_map.json",     "added_tokens.json",             "vocab.json",
-    "merges.txt",
-};
-
-// Tensor names grouped into shards of at most `max_bytes` each (a larger
-// tensor gets a shard of its own), in name order, as transformers shards.
-std::vector<std::vector<std::string>> plan_shards(const model::HfCheckpoint& checkpoint,
-                                                  const std::vector<std::string>& names, uint64_t max_bytes,
-                                                  uint64_t* total_bytes) {
-  std::vector<std::vector<std::string>> shards(1);
+// Tensors grouped into shards of at most `max_bytes` each (a larger tensor
+// gets a shard of its own), in name order, as transformers shards.
+std::vector<std::vector<OutputTensor>> plan_shards(const std::vector<OutputTensor>& tensors, uint64_t max_bytes) {
+  std::vector<std::vector<OutputTensor>> shards(1);
   uint64_t shard_bytes = 0;
-  *total_bytes = 0;
-  for (const std::string& name : names) {
-    const formats::SafetensorsTensorInfo& info = checkpoint.info_of(name);
-    const uint64_t bytes = info.data_end - info.data_begin;
-    if (!shards.back().empty() && shard_bytes + bytes > max_bytes) {
+  for (const OutputTensor& tensor : tensors) {
+    if (!shards.back().empty() && shard_bytes + tensor.bytes > max_bytes) {
       shards.emplace_back();
       shard_bytes = 0;
     }
-    shards.back().push_back(name);
-    shard_bytes += bytes;
-    *total_bytes += bytes;
+    shards.back().push_back(tensor);
+    shard_bytes += tensor.bytes;
   }
   return shards;
 }
@@ -81,6 +68,7 @@ nlohmann::json export_record(const dist::StoredStudy& study, const study::Trial&
   record["settings"] = config::job_to_json(study.job);
   record["inputs_fingerprint"] = study.fingerprint;
   record["max_shard_size"] = options.max_shard_bytes;
+  record["dtype"] = options.dtype ? nlohmann::json(config::to_string(*options.dtype)) : nlohmann::json();
   record["parameters"] = study::ablation_user_attrs(study::ablation_params_from_user_attrs(trial.user_attrs));
   for (std::string_view key : {study::kKlDivergenceAttr, study::kRefusalsAttr, study::kBaseRefusalsAttr,
                                study::kNBadPromptsAttr}) {
@@ -92,26 +80,15 @@ nlohmann::json export_record(const dist::StoredStudy& study, const study::Trial&
 
 ExportSummary export_hf_folder(const dist::StoredStudy& study, const study::Trial& trial,
                                const ExportOptions& options) {
-  const fs::path model_path = study.job.resolve_input(study.job.model);
-  ABL_CHECK(fs::is_directory(model_path), InputError,
-            "{}: export writes HF model folders from HF model folders; a GGUF input is not supported yet",
-            model_path.string());
   const config::AblationParams params = study::ablation_params_from_user_attrs(trial.user_attrs);
-  const model::ModelConfig config = model::ModelConfig::from_hf_folder(model_path);
+  std::optional<fs::path> adapter_path;
+  if (study.job.adapter) adapter_path = study.job.resolve_input(*study.job.adapter);
+  detail::ExportInput input(study.job.resolve_input(study.job.model), adapter_path, options.dtype);
+  const model::ModelConfig& config = input.config();
   const LayerEdits edits = detail::layer_edits(study, params, config.n_layers);
-
-  model::HfCheckpoint checkpoint = model::HfCheckpoint::open(model_path);
-  std::optional<model::LoraAdapter> adapter;
-  std::optional<model::AdaptedTensorSource> adapted;
-  if (study.job.adapter) {
-    adapter.emplace(model::LoraAdapter::open(study.job.resolve_input(*study.job.adapter)));
-    adapted.emplace(checkpoint, *adapter);
-  }
-  model::TensorSource& source = adapted ? static_cast<model::TensorSource&>(*adapted) : checkpoint;
-  const std::vector<std::string> names = checkpoint.unused_names();  // every tensor, in name order
+  const std::vector<std::vector<OutputTensor>> shards = plan_shards(input.tensors(), options.max_shard_bytes);
   uint64_t total_bytes = 0;
-  const std::vector<std::vector<std::string>> shards =
-      plan_shards(checkpoint, names, options.max_shard_bytes, &total_bytes);
+  for (const OutputTensor& tensor : input.tensors()) total_bytes += tensor.bytes;
 
   StagedFolder folder(options.out, options.force);
   ExportSummary summary;
@@ -122,23 +99,20 @@ ExportSummary export_hf_folder(const dist::StoredStudy& study, const study::Tria
   for (size_t shard_idx = 0; shard_idx < shards.size(); ++shard_idx) {
     const std::string file = shard_file_name(shard_idx, shards.size());
     std::vector<formats::NamedTensor> tensors;
-    for (const std::string& name : shards[shard_idx]) {
-      const formats::SafetensorsTensorInfo& info = checkpoint.info_of(name);
-      const torch::Dtype dtype = formats::to_torch_dtype(info.dtype);
-      const std::optional<AblatedMatrix> matrix = ablated_matrix_of(name);
-      ABL_CHECK(!matrix || matrix->layer < config.n_layers, FormatError, "{}: tensor '{}' is past the {} layers of {}",
-                checkpoint.file_of(name), name, config.n_layers, formats::kHfConfigFile);
+    for (const OutputTensor& output : shards[shard_idx]) {
+      const std::optional<AblatedMatrix> matrix = ablated_matrix_of(output.name);
+      ABL_CHECK(!matrix || matrix->layer < config.n_layers, FormatError, "{}: tensor '{}' is past the model's {} layers",
+                input.file_of(output.name), output.name, config.n_layers);
       const double weight = matrix ? edits.weight_of(*matrix) : 0;
-      torch::Tensor tensor = source.take(name, info.shape, torch::TensorOptions().dtype(
-                                                               weight != 0 ? torch::kFloat32 : dtype));
+      torch::Tensor tensor = input.take(output, weight != 0 ? torch::kFloat32 : output.dtype);
       if (weight != 0) {
         tensor = method::materialize(tensor, edits.directions[matrix->layer], weight, study.job.row_normalization)
-                     .to(dtype);
+                     .to(output.dtype);
         ++summary.n_ablated_matrices;
       }
-      summary.weight_bytes += info.data_end - info.data_begin;
-      tensors.push_back({name, tensor.contiguous()});
-      weight_map[name] = file;
+      summary.weight_bytes += output.bytes;
+      tensors.push_back({output.name, tensor.contiguous()});
+      weight_map[output.name] = file;
     }
     formats::write_safetensors(folder.path() / file, tensors);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -151,13 +125,7 @@ ExportSummary export_hf_folder(const dist::StoredStudy& study, const study::Tria
     const nlohmann::json index = {{"metadata", {{"total_size", total_bytes}}}, {"weight_map", weight_map}};
     write_text(folder.path() / formats::kHfWeightsIndexFile, index.dump(2) + "\n");
   }
-  for (const char* name : kCopiedFiles) {
-    if (!fs::exists(model_path / name)) continue;
-    std::error_code ec;
-    fs::copy_file(model_path / name, folder.path() / name, ec);
-    ABL_CHECK(!ec, IoError, "{}: cannot copy to {}: {}", (model_path / name).string(), folder.path().string(),
-              ec.message());
-  }
+  input.write_side_files(folder.path());
 
   write_text(folder.path() / kCardFile, format_model_card(detail::trial_card(study, trial, options)));
   write_text(folder.path() / kRecordFile, export_record(study, trial, options).dump(2) + "\n");

@@ -175,6 +175,64 @@ TEST_P(HfExportTest, AdapterOnTheOriginalGivesTheHookedLogits) {
   }
 }
 
+// A GGUF input (the real SmolLM2 Q4_1, which scripts/setup installs) exports
+// as an HF folder: dequantized (float32 here, so that only the export is
+// measured), llama's Q/K permutation undone, config.json, tokenizer.json and
+// the chat template written from the metadata. Our runtime loads the folder
+// and gives the hooked GGUF model's logits; transformers does too (fixture
+// export-gguf.json: the first prompt's logits).
+TEST(GgufExportTest, ExportedFolderGivesTheHookedGgufLogits) {
+  const std::filesystem::path gguf_path =
+      std::filesystem::path(ABL_SOURCE_DIR) / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf";
+  ASSERT_TRUE(std::filesystem::exists(gguf_path)) << gguf_path << " is missing: run scripts/setup";
+  const std::unique_ptr<model::Model> original = model::Model::load(gguf_path, {});
+  dist::StoredStudy study = tiny_study(config::RowNormalization::none, *original);
+  study.job.model = gguf_path.string();
+  config::AblationParams params = trial_params();
+  params.direction_index = 17.4;  // 30 layers: the kernel reaches the middle of the model
+  params.attn_o_proj = {.max_weight = 1.1, .max_weight_position = 16.0, .min_weight = 0.5, .min_weight_distance = 9.0};
+  params.mlp_down_proj = {.max_weight = 0.9, .max_weight_position = 20.0, .min_weight = 0.3, .min_weight_distance = 8.0};
+  study::Trial trial = tiny_trial();
+  trial.user_attrs.update(study::ablation_user_attrs(params));
+  const method::AblationHook hook(*original, study.preparation.directions, params, study.job.row_normalization);
+
+  const char* keep = std::getenv("ABL_EXPORT_FIXTURE_DIR");
+  TempDir dir("gguf_export");
+  ExportOptions options;
+  options.out = (keep != nullptr ? std::filesystem::path(keep) : dir.path()) / "export-gguf";
+  options.force = true;
+  options.dtype = config::DType::float32;
+  const ExportSummary summary = export_hf_folder(study, trial, options);
+  EXPECT_GT(summary.n_ablated_matrices, 20);
+  for (const char* file : {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                           "chat_template.jinja", "model.safetensors", "README.md", "abliterate.json"}) {
+    EXPECT_TRUE(std::filesystem::exists(options.out / file)) << file;
+  }
+  const std::unique_ptr<model::Model> exported = model::Model::load(options.out, {});
+  EXPECT_EQ(exported->chat_template().source(), original->chat_template().source());
+
+  std::ifstream fixture_file(std::string(ABL_SOURCE_DIR) + "/tests/fixtures/reference/export-gguf.json");
+  ASSERT_TRUE(fixture_file) << "no fixture: run tests/reference/make_export_fixtures.py";
+  const nlohmann::json fixture = nlohmann::json::parse(fixture_file);
+  for (size_t i = 0; i < std::size(kPrompts); ++i) {
+    const std::string rendered = original->chat_template().render({{"user", kPrompts[i]}}, true);
+    EXPECT_EQ(exported->tokenizer().encode(rendered), original->tokenizer().encode(rendered)) << "prompt " << i;
+    const torch::Tensor hooked = last_logits(*original, kPrompts[i], &hook);
+    const torch::Tensor ours = last_logits(*exported, kPrompts[i], nullptr);
+    EXPECT_LE(relative_error(ours, hooked), kRelativeTolerance) << "prompt " << i;
+    EXPECT_GT(relative_error(hooked, last_logits(*original, kPrompts[i], nullptr)), 1e-3) << "prompt " << i;
+    std::printf("gguf prompt %zu: exported vs hooked %.2e\n", i, relative_error(ours, hooked));
+  }
+  const nlohmann::json& first = fixture.at("prompts").at(0);
+  const std::string rendered = original->chat_template().render({{"user", kPrompts[0]}}, true);
+  EXPECT_EQ(first.at("input_ids").get<std::vector<int64_t>>(), original->tokenizer().encode(rendered))
+      << "transformers tokenizes the exported tokenizer.json otherwise";
+  const torch::Tensor transformers = torch::tensor(first.at("last_logits").get<std::vector<float>>());
+  const double error = relative_error(transformers, last_logits(*original, kPrompts[0], &hook));
+  EXPECT_LE(error, kRelativeTolerance);
+  std::printf("gguf prompt 0: transformers vs hooked %.2e\n", error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, HfExportTest,
                          ::testing::Values(config::RowNormalization::none, config::RowNormalization::pre,
                                            config::RowNormalization::full),

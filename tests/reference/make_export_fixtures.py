@@ -7,7 +7,9 @@ the export would, renders the test's prompts with the folder's own chat
 template, and writes the last position's logits (float32) to
 tests/fixtures/reference/export-<mode>.json. The same for each exported LoRA
 adapter, loaded with PeftModel.from_pretrained onto the original model (the
-test's copy in DIR/base): export-adapter-<mode>.json.
+test's copy in DIR/base): export-adapter-<mode>.json. And the real SmolLM2
+GGUF exported as an HF folder (config.json and tokenizer.json written from its
+metadata): export-gguf.json, the first prompt's ids and logits.
 
     ABL_EXPORT_FIXTURE_DIR=/tmp/export-fixtures build/tests/test_exporter   # fails the first time: no fixtures
     /work/venv-ref/bin/python tests/reference/make_export_fixtures.py /tmp/export-fixtures
@@ -37,19 +39,29 @@ def main() -> None:
         adapted = peft.PeftModel.from_pretrained(base, folders / f"adapter-{mode}")
         write_fixture(out_dir / f"export-adapter-{mode}.json", tokenizer, adapted,
                       f"PeftModel.from_pretrained(base, adapter-{mode}), peft {peft.__version__}")
+    # The real SmolLM2 GGUF exported as an HF folder (float32): the first prompt only, to keep the fixture small.
+    folder = folders / "export-gguf"
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    model = transformers.AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32)
+    write_fixture(out_dir / "export-gguf.json", tokenizer, model,
+                  "AutoModelForCausalLM.from_pretrained of export-gguf (SmolLM2-135M-Instruct.Q4_1.gguf)", PROMPTS[:1],
+                  digits=6)
 
 
-def write_fixture(path: pathlib.Path, tokenizer, model, how: str) -> None:
+def write_fixture(path: pathlib.Path, tokenizer, model, how: str, texts=PROMPTS, digits=None) -> None:
     model.eval()
     prompts = []
-    for text in PROMPTS:
+    for text in texts:
         # Rendered, then tokenized without added specials: the template writes BOS itself, as our runtime does.
         rendered = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
                                                  tokenize=False)
         ids = tokenizer(rendered, add_special_tokens=False, return_tensors="pt").input_ids
         with torch.no_grad():
             logits = model(input_ids=ids).logits[0, -1].float()
-        prompts.append({"text": text, "input_ids": ids[0].tolist(), "last_logits": logits.tolist()})
+        values = logits.tolist()
+        if digits is not None:  # a large vocabulary: significant digits enough for the 1e-4 bound
+            values = [float(f"{v:.{digits}g}") for v in values]
+        prompts.append({"text": text, "input_ids": ids[0].tolist(), "last_logits": values})
     fixture = {"source": f"transformers {transformers.__version__}, torch {torch.__version__}, {how}",
                "prompts": prompts}
     path.write_text(json.dumps(fixture) + "\n")

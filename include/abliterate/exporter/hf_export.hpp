@@ -4,9 +4,10 @@
 // `abliterate export`: a study's trial written as a Hugging Face model folder
 // that transformers loads with AutoModelForCausalLM.from_pretrained: the
 // weights with the ablation materialized (method::materialize, all three
-// row normalizations), the config, tokenizer and chat template files copied,
-// the model card (README.md) and abliterate.json, which records what was
-// exported so that `export --from` redoes it byte for byte.
+// row normalizations), the config, tokenizer and chat template files (copied
+// from an HF folder, written from a GGUF file's metadata), the model card
+// (README.md) and abliterate.json, which records what was exported so that
+// `export --from` redoes it byte for byte.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "abliterate/config/job.hpp"
 #include "abliterate/dist/stored_study.hpp"
 #include "abliterate/study/trial.hpp"
 
@@ -29,6 +31,7 @@ struct ExportOptions {
   bool force = false;                          // replace an existing `out` (only once the new one is complete)
   uint64_t max_shard_bytes = kDefaultMaxShardBytes;
   std::optional<std::string> job_path;         // the --job the study was opened with (recorded for --from)
+  std::optional<config::DType> dtype;          // of every tensor; default: an HF folder's own, bfloat16 from GGUF
 };
 
 // What was written, for the summary line.
@@ -41,8 +44,8 @@ struct ExportSummary {
 // Writes `trial` of `study` to options.out. The folder is written under a
 // temporary name beside it and renamed at the end, so an error (a disk that
 // fills up, a missing file) leaves no folder behind. Prints progress per shard.
-// Throws InputError (a GGUF model, which export does not take yet; an existing
-// folder without force), IoError or FormatError naming the file.
+// Throws InputError (an existing folder without force), IoError or FormatError
+// naming the file (a GGUF vocabulary that has no tokenizer.json form yet).
 ExportSummary export_hf_folder(const dist::StoredStudy& study, const study::Trial& trial,
                                const ExportOptions& options);
 
