@@ -7,7 +7,8 @@
 #   the store's values for the trial (read with Python's sqlite3).
 # - `export --adapter` writes a LoRA that, merged into the original model,
 #   measures as the trial (none, pre); --from redoes it byte for byte.
-# - `export --from abliterate.json` redoes the export byte for byte.
+# - `export --from abliterate.json` redoes the export byte for byte; --dtype
+#   converts every tensor and is recorded for --from.
 # - Bad input leaves nothing behind: an existing folder (without --force), a
 #   trial the study lacks, a FAIL trial, a write past RLIMIT_FSIZE (a full disk).
 source "$(dirname "$0")/lib.sh"
@@ -116,6 +117,20 @@ n_shards=$(ls sharded/model-*-of-*.safetensors | wc -l)
 [ "$(grep -F '* KL divergence' sharded_evaluate.log)" = "$(grep -F '* KL divergence' evaluate.log)" ] ||
   fail "the sharded export measures otherwise: $(cat sharded_evaluate.log)"
 
+# --dtype converts every tensor (the study's model is float32); --from keeps it.
+"$ABLITERATE" export study.db --job job.yaml --trial 0 --out half --dtype float16 >half.log 2>&1 ||
+  { cat half.log; fail "export --dtype float16 failed"; }
+python3 - half/model.safetensors <<'PY' || fail "export --dtype float16 wrote other types"
+import json, struct, sys
+with open(sys.argv[1], "rb") as f:
+    header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+types = {v["dtype"] for k, v in header.items() if k != "__metadata__"}
+sys.exit(0 if types == {"F16"} else f"dtypes {types}")
+PY
+"$ABLITERATE" evaluate job.yaml --model half >half_evaluate.log 2>&1 || { cat half_evaluate.log; fail "evaluate of float16"; }
+"$ABLITERATE" export --from half/abliterate.json --out half_again >/dev/null 2>&1 && diff -r half half_again >/dev/null ||
+  fail "export --from of a --dtype export wrote other bytes"
+
 # Refused, with nothing left behind.
 expect_refused() {  # expect_refused MESSAGE ARGS...: the export fails naming MESSAGE
   local message=$1
@@ -125,6 +140,7 @@ expect_refused() {  # expect_refused MESSAGE ARGS...: the export fails naming ME
 }
 expect_refused "model: already exists; choose another --out, or --force" --trial 0 --out model
 expect_refused "study.db: no trial 5 (its trials are 0 to 0)" --trial 5 --out other
+expect_refused "--dtype: expected float32, bfloat16 or float16, got 'fp8'" --trial 0 --out other --dtype fp8
 [ ! -e other ] || fail "a refused export left its folder"
 "$ABLITERATE" export study.db --job job.yaml --trial 0 --out model --force >force.log 2>&1 ||
   { cat force.log; fail "--force failed"; }
