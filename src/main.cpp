@@ -108,6 +108,8 @@ CLI::App* add_export(CLI::App& app, cli::ExportArgs& args) {
   sub->add_option("--from", args.from, "Redo the export an abliterate.json records (give --out)");
   sub->add_option("--dtype", args.dtype,
                   "float32, bfloat16 or float16 (default: an HF model's own; a GGUF model is dequantized to bfloat16)");
+  sub->add_option("--gguf", args.gguf,
+                  "F32, F16, BF16 or Q8_0: write the model as one GGUF file of that type (GGUF models only)");
   sub->add_flag("--adapter", args.adapter, "Write a PEFT LoRA adapter for the original model instead of full weights");
   sub->add_option("--adapter-rank", args.adapter_rank,
                   "With --adapter and row_normalization full: the rank of the SVD approximation")

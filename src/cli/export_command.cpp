@@ -5,6 +5,7 @@
 #include "abliterate/cli/commands.hpp"
 #include "abliterate/common/error.hpp"
 #include "abliterate/dist/stored_study.hpp"
+#include "abliterate/exporter/gguf_export.hpp"
 #include "abliterate/exporter/hf_export.hpp"
 #include "abliterate/exporter/lora_export.hpp"
 #include "abliterate/exporter/trial_choice.hpp"
@@ -48,6 +49,7 @@ ExportArgs args_from_record(const ExportArgs& given) {
     args.adapter = record.value("export", "") == "adapter";
     if (args.adapter) args.adapter_rank = record.at("adapter_full_rank").get<int64_t>();
     if (record.contains("dtype") && !record.at("dtype").is_null()) args.dtype = record.at("dtype").get<std::string>();
+    if (record.contains("gguf")) args.gguf = record.at("gguf").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(fmt::format("{}: not an abliterate.json of `abliterate export`: {}", *given.from, e.what()));
   }
@@ -60,6 +62,9 @@ int export_command(const ExportArgs& given) {
   ABL_CHECK(!given.from || given.store_path.empty(), InputError, "export: give a STORE or --from, not both");
   ABL_CHECK(given.from || !given.store_path.empty(), InputError, "export: give a STORE (or --from abliterate.json)");
   ABL_CHECK(!given.out.empty(), InputError, "export: --out DIR is required");
+  ABL_CHECK(!(given.gguf && given.adapter), InputError, "export: --gguf and --adapter write different things; give one");
+  ABL_CHECK(!given.gguf || exporter::parse_gguf_export_type(*given.gguf).has_value(), InputError,
+            "--gguf: expected F32, F16, BF16 or Q8_0, got '{}'", given.gguf.value_or(""));
   const ExportArgs args = given.from ? args_from_record(given) : given;
 
   const dist::StoredStudy study = dist::open_stored_study(args.store_path, args.job, args.study_name);
@@ -83,6 +88,13 @@ int export_command(const ExportArgs& given) {
     options.dtype = config::parse_dtype(*args.dtype);
     ABL_CHECK(options.dtype.has_value(), InputError, "--dtype: expected float32, bfloat16 or float16, got '{}'",
               *args.dtype);
+  }
+  if (args.gguf) {
+    const exporter::ExportSummary summary =
+        exporter::export_gguf_file(study, *choice.trial, options, *exporter::parse_gguf_export_type(*args.gguf));
+    fmt::print("Model saved to {} (GGUF {}, {:.2f} GB, {} ablated matrices).\n", args.out, *args.gguf,
+               static_cast<double>(summary.weight_bytes) / 1e9, summary.n_ablated_matrices);
+    return 0;
   }
   if (args.adapter) {
     const exporter::LoraExportSummary summary =

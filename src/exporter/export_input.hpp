@@ -41,6 +41,8 @@ class ExportInput {
   ExportInput& operator=(const ExportInput&) = delete;
 
   bool is_gguf() const { return gguf_.has_value(); }
+  // The GGUF file read, or nullptr for an HF folder.
+  const model::GgufCheckpoint* gguf() const { return gguf_ ? &*gguf_ : nullptr; }
   const model::ModelConfig& config() const { return config_; }
   // Every tensor, in name order.
   const std::vector<OutputTensor>& tensors() const { return tensors_; }

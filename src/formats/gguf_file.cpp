@@ -199,6 +199,7 @@ void GgufFile::read_metadata(GgufCursor& cursor, uint64_t n_keys) {
   for (uint64_t key_idx = 0; key_idx < n_keys; ++key_idx) {
     const std::string key_place = fmt::format("metadata key #{}", key_idx);
     GgufKeyInfo info;
+    info.entry_offset = cursor.pos();
     info.key = std::string(cursor.read_string(key_place, "key", kGgufMaxKeyBytes));
     const std::string place = fmt::format("key '{}'", info.key);
     const auto [it, inserted] = key_index_.emplace(info.key, keys_.size());
@@ -218,6 +219,7 @@ void GgufFile::read_metadata(GgufCursor& cursor, uint64_t n_keys) {
       info.value_offset = cursor.pos();
       cursor.skip_value(info.type, place, 0);
     }
+    info.entry_end = cursor.pos();
     keys_.push_back(std::move(info));
   }
 }
@@ -297,6 +299,10 @@ const GgufTensorInfo& GgufFile::tensor_info(const std::string& name) const {
 
 std::span<const uint8_t> GgufFile::tensor_bytes(const GgufTensorInfo& info) const {
   return {mapping_->data + data_offset_ + info.offset, info.size_bytes};
+}
+
+std::span<const uint8_t> GgufFile::entry_bytes(const GgufKeyInfo& info) const {
+  return {mapping_->data + info.entry_offset, info.entry_end - info.entry_offset};
 }
 
 

@@ -22,6 +22,19 @@ torch::Tensor unpermute_rope_rows(const torch::Tensor& values, int64_t n_heads) 
   return values.reshape(split).transpose(1, 2).reshape(shape).contiguous();  // [H, 2, D/2] -> HF row h*D + s*D/2 + j
 }
 
+// permute(): HF row h*D + s*D/2 + j goes to row h*D + 2j + s, the inverse of unpermute_rope_rows.
+torch::Tensor permute_rope_rows(const torch::Tensor& values, int64_t n_heads) {
+  std::vector<int64_t> shape = values.sizes().vec();
+  std::vector<int64_t> split = {n_heads, 2, shape[0] / n_heads / 2};  // [H, 2, D/2]: HF row h*D + s*D/2 + j
+  split.insert(split.end(), shape.begin() + 1, shape.end());
+  return values.reshape(split).transpose(1, 2).reshape(shape).contiguous();
+}
+
+bool is_q_or_k(const std::string& hf_name, bool* is_q) {
+  *is_q = hf_name.ends_with("self_attn.q_proj.weight") || hf_name.ends_with("self_attn.q_proj.bias");
+  return *is_q || hf_name.ends_with("self_attn.k_proj.weight") || hf_name.ends_with("self_attn.k_proj.bias");
+}
+
 }  // namespace
 
 GgufCheckpoint GgufCheckpoint::open(const std::filesystem::path& path) {
@@ -75,9 +88,8 @@ torch::Tensor GgufCheckpoint::undo_converter_changes(const std::string& hf_name,
     return values.sub_(1.0);  // spec §5.7.1: stored as w + 1
   }
   if (architecture_ == "llama") {
-    const bool is_q = hf_name.ends_with("self_attn.q_proj.weight") || hf_name.ends_with("self_attn.q_proj.bias");
-    const bool is_k = hf_name.ends_with("self_attn.k_proj.weight") || hf_name.ends_with("self_attn.k_proj.bias");
-    if (is_q || is_k) {
+    bool is_q = false;
+    if (is_q_or_k(hf_name, &is_q)) {
       const int64_t n_heads = is_q ? n_heads_ : n_kv_heads_;
       ABL_CHECK(values.dim() >= 1 && values.size(0) % (2 * n_heads) == 0, FormatError,
                 "{}: tensor '{}': {} rows cannot be split into {} heads of an even size (key '{}.attention.{}')",
@@ -86,6 +98,13 @@ torch::Tensor GgufCheckpoint::undo_converter_changes(const std::string& hf_name,
       return unpermute_rope_rows(values, n_heads);
     }
   }
+  return values;
+}
+
+torch::Tensor GgufCheckpoint::redo_converter_changes(const std::string& hf_name, torch::Tensor values) const {
+  if (architecture_ == "gemma3" && hf_name.ends_with("norm.weight")) return values.add(1.0);
+  bool is_q = false;
+  if (architecture_ == "llama" && is_q_or_k(hf_name, &is_q)) return permute_rope_rows(values, is_q ? n_heads_ : n_kv_heads_);
   return values;
 }
 

@@ -20,7 +20,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "abliterate/common/error.hpp"
 #include "abliterate/config/job.hpp"
+#include "abliterate/exporter/gguf_export.hpp"
 #include "abliterate/exporter/hf_export.hpp"
 #include "abliterate/exporter/lora_export.hpp"
 #include "abliterate/method/ablation.hpp"
@@ -28,6 +30,7 @@
 #include "abliterate/study/attribute_names.hpp"
 #include "abliterate/study/search_space.hpp"
 #include "model/model_test_support.hpp"
+#include "support/throws_with.hpp"
 
 namespace abliterate::exporter {
 namespace {
@@ -231,6 +234,57 @@ TEST(GgufExportTest, ExportedFolderGivesTheHookedGgufLogits) {
   const double error = relative_error(transformers, last_logits(*original, kPrompts[0], &hook));
   EXPECT_LE(error, kRelativeTolerance);
   std::printf("gguf prompt 0: transformers vs hooked %.2e\n", error);
+}
+
+// export --gguf: a trial of each real GGUF written as a GGUF again. In F32 our
+// loader reads it as the hooked original (the quantized values were exact in
+// float32; llama's Q/K permutation and Gemma's norm offset are redone and
+// undone again); in Q8_0 the quantization costs a little.
+TEST(GgufExportTest, GgufFileGivesTheHookedGgufLogits) {
+  struct Case {
+    const char* model;
+    formats::GgmlType type;
+    double bound;
+  };
+  for (const Case& c : {Case{"SmolLM2-135M-Instruct.Q4_1.gguf", formats::GgmlType::f32, kRelativeTolerance},
+                        Case{"SmolLM2-135M-Instruct.Q4_1.gguf", formats::GgmlType::q8_0, 5e-2},
+                        Case{"gemma-3-270m-q4_k_m.gguf", formats::GgmlType::f32, kRelativeTolerance}}) {
+    const std::string type_name = formats::ggml_type_traits(c.type).name;
+    const std::filesystem::path gguf_path = std::filesystem::path(ABL_SOURCE_DIR) / "models" / c.model;
+    const std::unique_ptr<model::Model> original = model::Model::load(gguf_path, {});
+    dist::StoredStudy study = tiny_study(config::RowNormalization::full, *original);
+    study.job.model = gguf_path.string();
+    config::AblationParams params = trial_params();
+    params.direction_index = 10.4;
+    params.attn_o_proj = {.max_weight = 1.1, .max_weight_position = 12.0, .min_weight = 0.5, .min_weight_distance = 9.0};
+    params.mlp_down_proj = {.max_weight = 0.9, .max_weight_position = 14.0, .min_weight = 0.3, .min_weight_distance = 8.0};
+    study::Trial trial = tiny_trial();
+    trial.user_attrs.update(study::ablation_user_attrs(params));
+    const method::AblationHook hook(*original, study.preparation.directions, params, study.job.row_normalization);
+
+    TempDir dir("gguf_file_export");
+    ExportOptions options;
+    options.out = dir.path() / "out";
+    const ExportSummary summary = export_gguf_file(study, trial, options, c.type);
+    EXPECT_GT(summary.n_ablated_matrices, 10);
+    const std::string file = gguf_path.stem().string() + "-abliterated-" + type_name + ".gguf";
+    const std::unique_ptr<model::Model> exported = model::Model::load(options.out / file, {});
+    for (size_t i = 0; i < std::size(kPrompts); ++i) {
+      const torch::Tensor hooked = last_logits(*original, kPrompts[i], &hook);
+      const double error = relative_error(last_logits(*exported, kPrompts[i], nullptr), hooked);
+      EXPECT_LE(error, c.bound) << c.model << " " << type_name << ", prompt " << i;
+      EXPECT_GT(relative_error(hooked, last_logits(*original, kPrompts[i], nullptr)), 1e-3);
+      std::printf("%s %s prompt %zu: exported vs hooked %.2e\n", c.model, type_name.c_str(), i, error);
+    }
+  }
+  const std::unique_ptr<model::Model> tiny = model::Model::load(tiny_model_folder(), {});
+  TempDir dir("gguf_from_hf");
+  ExportOptions options;
+  options.out = dir.path() / "from-hf";
+  ASSERT_THROWS_WITH(export_gguf_file(tiny_study(config::RowNormalization::none, *tiny), tiny_trial(), options,
+                                      formats::GgmlType::q8_0),
+                     abliterate::InputError, "export --gguf writes GGUF files from GGUF models");
+  EXPECT_FALSE(std::filesystem::exists(options.out));
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, HfExportTest,

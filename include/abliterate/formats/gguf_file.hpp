@@ -58,6 +58,8 @@ struct GgufKeyInfo {
   GgufValueType array_type = GgufValueType::u8;  // element type; meaningful when type == array
   uint64_t array_count = 0;                      // elements; meaningful when type == array
   uint64_t value_offset = 0;                     // file offset of the value (of the first element for arrays)
+  uint64_t entry_offset = 0;                     // file offset of the whole entry (its key's length)
+  uint64_t entry_end = 0;                        // file offset just past the value
 };
 
 struct GgufTensorInfo {
@@ -138,6 +140,10 @@ class GgufFile {
   std::optional<std::vector<float>> find_float_array(const std::string& key) const;
   std::vector<int64_t> get_int_array(const std::string& key) const;
   std::optional<std::vector<int64_t>> find_int_array(const std::string& key) const;
+
+  // The entry's bytes as the file holds them (key, type, value), so that a
+  // writer can copy it unchanged.
+  std::span<const uint8_t> entry_bytes(const GgufKeyInfo& info) const;
 
   // ---- tensors ----------------------------------------------------------------
 

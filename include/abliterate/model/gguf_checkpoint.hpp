@@ -65,6 +65,11 @@ class GgufCheckpoint final : public TensorSource {
   // The GGUF name behind `hf_name`, or nullptr when the file has none.
   const std::string* gguf_name_of(const std::string& hf_name) const;
 
+  // The inverse of what take() undoes: `values` (float32, HF layout and
+  // values of `hf_name`) as llama.cpp's converter stores them (Gemma's norm
+  // + 1, llama's permuted Q/K rows), for writing a GGUF again.
+  torch::Tensor redo_converter_changes(const std::string& hf_name, torch::Tensor values) const;
+
  private:
   // The converter's change to `hf_name` undone in place; float32 [shape] in, same out.
   torch::Tensor undo_converter_changes(const std::string& hf_name, const std::string& gguf_name,
