@@ -2,6 +2,7 @@
 #include "abliterate/model/hf_config_writer.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "abliterate/common/error.hpp"
 
@@ -62,7 +63,10 @@ void add_gemma3_keys(const ModelConfig& config, ordered_json& json) {
   json["rope_theta"] = config.rope_theta;
   json["rope_local_base_freq"] = config.rope_local_theta;
   json["rope_scaling"] = rope_scaling_json(config);
-  json["query_pre_attn_scalar"] = config.query_pre_attn_scalar;
+  // An int in Gemma3TextConfig (transformers 5 checks the type); the 27B's hidden/heads is one too.
+  const double scalar = config.query_pre_attn_scalar;
+  json["query_pre_attn_scalar"] =
+      scalar == std::floor(scalar) ? ordered_json(static_cast<int64_t>(scalar)) : ordered_json(scalar);
   json["sliding_window"] = config.sliding_window;
   json["layer_types"] = layer_types;
   json["attn_logit_softcapping"] = null_if_zero(config.attn_logit_softcapping);

@@ -3,16 +3,21 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/common/utf8.hpp"
 #include "abliterate/tokenizer/regex_splitter.hpp"
 #include "abliterate/tokenizer/spm_model.hpp"
 
 namespace abliterate::tokenizer {
 namespace {
 
-// Plain (key-sorted) JSON: a vocabulary of 10^5 tokens would take quadratic time in an json object.
+// Plain (key-sorted) JSON: a vocabulary of 10^5 tokens would take quadratic time in an ordered_json object.
 using json = nlohmann::json;
 
 json byte_level(bool use_regex) {
@@ -72,21 +77,13 @@ json bos_post_processor(const std::string& bos, int64_t bos_id) {
           {"special_tokens", {{bos, {{"id", bos}, {"ids", {bos_id}}, {"tokens", {bos}}}}}}};
 }
 
-}  // namespace
-
-json hf_tokenizer_json(const GgufVocab& vocab) {
-  ABL_CHECK(vocab.model == "gpt2", FormatError,
-            "GGUF tokenizer.ggml.model: \"{}\" (SentencePiece) cannot be written as tokenizer.json yet; only byte-level "
-            "BPE (\"gpt2\") vocabularies can",
-            vocab.model);
-  const PreTokenizerForm form = pre_tokenizer_form(vocab.pre);
+// The added tokens of a GGUF vocabulary: as Tokenizer::from_gguf_vocab, its
+// control and user-defined tokens, matched on the raw text; control ones special.
+json added_tokens_of(const GgufVocab& vocab) {
   json added_tokens = json::array();
-  json token_ids = json::object();
   for (size_t id = 0; id < vocab.tokens.size(); ++id) {
-    token_ids[vocab.tokens[id]] = id;
     const int32_t type = vocab.token_types.empty() ? 1 : vocab.token_types[id];
     if ((type != kControl && type != kUserDefined) || vocab.tokens[id].empty()) continue;
-    // As Tokenizer::from_gguf_vocab: matched on the raw text; control tokens are special.
     added_tokens.push_back({{"id", id},
                             {"content", vocab.tokens[id]},
                             {"single_word", false},
@@ -95,26 +92,104 @@ json hf_tokenizer_json(const GgufVocab& vocab) {
                             {"normalized", false},
                             {"special", type == kControl}});
   }
+  return added_tokens;
+}
+
+json bpe_model(const json& token_ids, const json& merges, bool ignore_merges, bool byte_fallback, const json& unk) {
+  return {{"type", "BPE"},
+          {"dropout", nullptr},
+          {"unk_token", unk},
+          {"continuing_subword_prefix", nullptr},
+          {"end_of_word_suffix", nullptr},
+          {"fuse_unk", byte_fallback},
+          {"byte_fallback", byte_fallback},
+          {"ignore_merges", ignore_merges},
+          {"vocab", token_ids},
+          {"merges", merges}};
+}
+
+// A SentencePiece vocabulary's merges, as transformers' GGUF converter
+// derives them from the scores: every split of a token into two tokens, the
+// splits of one token ordered by their pieces' scores, then all of them by
+// the merged token's score, highest first (stable). BPE over these ranks
+// merges what llama.cpp's SPM tokenizer merges: the pair whose merged token
+// scores highest.
+json spm_merges(const GgufVocab& vocab) {
+  std::unordered_map<std::string_view, size_t> id_of;
+  for (size_t id = 0; id < vocab.tokens.size(); ++id) id_of.emplace(vocab.tokens[id], id);
+  struct Merge {
+    size_t left, right;
+    float score;
+  };
+  std::vector<Merge> merges;
+  for (size_t id = 0; id < vocab.tokens.size(); ++id) {
+    const std::string& token = vocab.tokens[id];
+    std::vector<Merge> local;
+    size_t split = 0;
+    for (std::string_view piece : utf8_split(token)) {
+      split += piece.size();
+      if (split == token.size()) break;
+      const auto left = id_of.find(std::string_view(token).substr(0, split));
+      const auto right = id_of.find(std::string_view(token).substr(split));
+      if (left != id_of.end() && right != id_of.end()) local.push_back({left->second, right->second, vocab.scores[id]});
+    }
+    std::stable_sort(local.begin(), local.end(), [&](const Merge& a, const Merge& b) {
+      return std::pair(vocab.scores[a.left], vocab.scores[a.right]) > std::pair(vocab.scores[b.left], vocab.scores[b.right]);
+    });
+    merges.insert(merges.end(), local.begin(), local.end());
+  }
+  std::stable_sort(merges.begin(), merges.end(), [](const Merge& a, const Merge& b) { return a.score > b.score; });
+  json out = json::array();
+  for (const Merge& merge : merges) out.push_back({vocab.tokens[merge.left], vocab.tokens[merge.right]});
+  return out;
+}
+
+json spm_tokenizer_json(const GgufVocab& vocab) {
+  ABL_CHECK(vocab.scores.size() == vocab.tokens.size(), FormatError,
+            "GGUF tokenizer.ggml.scores: expected {} entries (one per token), got {}", vocab.tokens.size(),
+            vocab.scores.size());
+  // llama.cpp puts the space prefix before the first fragment only, which no tokenizer.json normalizer says.
+  ABL_CHECK(!vocab.add_space_prefix, FormatError,
+            "GGUF tokenizer.ggml.add_space_prefix: a SentencePiece vocabulary with a space prefix cannot be written as "
+            "tokenizer.json yet");
+  json token_ids = json::object();
+  for (size_t id = 0; id < vocab.tokens.size(); ++id) token_ids[vocab.tokens[id]] = id;
+  const json replace_space = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", std::string(kSpmSpace)}};
+  const json restore_space = {{"type", "Replace"}, {"pattern", {{"String", std::string(kSpmSpace)}}}, {"content", " "}};
   const std::string bos = token_text_or_empty(vocab, vocab.bos);
   return {{"version", "1.0"},
           {"truncation", nullptr},
           {"padding", nullptr},
-          {"added_tokens", added_tokens},
+          {"added_tokens", added_tokens_of(vocab)},
+          {"normalizer", replace_space},
+          {"pre_tokenizer", nullptr},
+          {"post_processor", vocab.add_bos && !bos.empty() ? bos_post_processor(bos, vocab.bos) : json(nullptr)},
+          {"decoder",
+           {{"type", "Sequence"},
+            {"decoders", {restore_space, {{"type", "ByteFallback"}}, {{"type", "Fuse"}}}}}},
+          {"model", bpe_model(token_ids, spm_merges(vocab), false, true, token_or_null(vocab, vocab.unk))}};
+}
+
+}  // namespace
+
+json hf_tokenizer_json(const GgufVocab& vocab) {
+  if (vocab.model == "llama") return spm_tokenizer_json(vocab);
+  ABL_CHECK(vocab.model == "gpt2", FormatError,
+            "GGUF tokenizer.ggml.model: \"{}\" cannot be written as tokenizer.json (expected \"gpt2\" or \"llama\")",
+            vocab.model);
+  const PreTokenizerForm form = pre_tokenizer_form(vocab.pre);
+  json token_ids = json::object();
+  for (size_t id = 0; id < vocab.tokens.size(); ++id) token_ids[vocab.tokens[id]] = id;
+  const std::string bos = token_text_or_empty(vocab, vocab.bos);
+  return {{"version", "1.0"},
+          {"truncation", nullptr},
+          {"padding", nullptr},
+          {"added_tokens", added_tokens_of(vocab)},
           {"normalizer", nullptr},
           {"pre_tokenizer", form.pre_tokenizer},
           {"post_processor", vocab.add_bos && !bos.empty() ? bos_post_processor(bos, vocab.bos) : json(nullptr)},
           {"decoder", byte_level(true)},
-          {"model",
-           {{"type", "BPE"},
-            {"dropout", nullptr},
-            {"unk_token", nullptr},
-            {"continuing_subword_prefix", nullptr},
-            {"end_of_word_suffix", nullptr},
-            {"fuse_unk", false},
-            {"byte_fallback", false},
-            {"ignore_merges", form.ignore_merges},
-            {"vocab", token_ids},
-            {"merges", vocab.merges}}}};
+          {"model", bpe_model(token_ids, vocab.merges, form.ignore_merges, false, nullptr)}};
 }
 
 json hf_tokenizer_config_json(const GgufVocab& vocab, int64_t model_max_length) {

@@ -2,8 +2,10 @@
 // - config.json (hf_config_json) gives ModelConfig::from_hf_json the config
 //   the GGUF metadata gave, for both real models;
 // - tokenizer.json (hf_tokenizer_json) gives a Tokenizer that encodes the
-//   study prompts and a rendered chat as the GGUF vocabulary's does;
-// - SentencePiece vocabularies are refused with a message naming the key.
+//   study prompts and a rendered chat as the GGUF vocabulary's does, both for
+//   byte-level BPE (SmolLM2) and SentencePiece (Gemma 3);
+// - a SentencePiece vocabulary with llama.cpp's space prefix, which no
+//   tokenizer.json normalizer spells, is refused with a message naming the key.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -96,28 +98,35 @@ std::vector<std::string> sample_texts(const tokenizer::GgufVocab& vocab, const f
   return texts;
 }
 
+// Byte-level BPE (SmolLM2) and SentencePiece with merges from the scores (Gemma 3).
 TEST(HfTokenizerWriter, TokenizerJsonEncodesAsTheGgufVocabulary) {
-  const formats::GgufReader reader = formats::GgufReader::open(real_model(kSmolLm2));
-  const tokenizer::GgufVocab vocab = tokenizer::read_gguf_vocab(reader);
-  const tokenizer::Tokenizer gguf = tokenizer::Tokenizer::from_gguf_vocab(vocab);
-  const tokenizer::Tokenizer written =
-      tokenizer::Tokenizer::from_tokenizer_json_text(tokenizer::hf_tokenizer_json(vocab).dump(), "tokenizer.json");
-  const std::vector<std::string> texts = sample_texts(vocab, reader);
-  ASSERT_GT(texts.size(), 80u);
-  for (const std::string& text : texts) {
-    const std::vector<int64_t> ids = gguf.encode(text);
-    EXPECT_EQ(written.encode(text), ids) << text;
-    EXPECT_EQ(written.decode(ids), gguf.decode(ids)) << text;
+  for (const char* file : {kSmolLm2, kGemma3}) {
+    SCOPED_TRACE(file);
+    const formats::GgufReader reader = formats::GgufReader::open(real_model(file));
+    const tokenizer::GgufVocab vocab = tokenizer::read_gguf_vocab(reader);
+    const tokenizer::Tokenizer gguf = tokenizer::Tokenizer::from_gguf_vocab(vocab);
+    const tokenizer::Tokenizer written =
+        tokenizer::Tokenizer::from_tokenizer_json_text(tokenizer::hf_tokenizer_json(vocab).dump(), "tokenizer.json");
+    const std::vector<std::string> texts = sample_texts(vocab, reader);
+    ASSERT_GT(texts.size(), 80u);
+    for (const std::string& text : texts) {
+      const std::vector<int64_t> ids = gguf.encode(text);
+      EXPECT_EQ(written.encode(text), ids) << text;
+      EXPECT_EQ(written.decode(ids), gguf.decode(ids)) << text;
+    }
+    const nlohmann::json config = tokenizer::hf_tokenizer_config_json(vocab, 8192);
+    EXPECT_EQ(config.at("eos_token"), vocab.tokens.at(static_cast<size_t>(vocab.eos)));
+    EXPECT_EQ(config.at("model_max_length"), 8192);
   }
-  const nlohmann::json config = tokenizer::hf_tokenizer_config_json(vocab, 8192);
-  EXPECT_EQ(config.at("eos_token"), vocab.tokens.at(static_cast<size_t>(vocab.eos)));
-  EXPECT_EQ(config.at("model_max_length"), 8192);
 }
 
-TEST(HfTokenizerWriter, SentencePieceVocabularyIsRefused) {
+TEST(HfTokenizerWriter, SentencePieceWithASpacePrefixIsRefused) {
   const formats::GgufReader reader = formats::GgufReader::open(real_model(kGemma3));
-  ASSERT_THROWS_WITH(tokenizer::hf_tokenizer_json(tokenizer::read_gguf_vocab(reader)), FormatError,
-                     "GGUF tokenizer.ggml.model: \"llama\" (SentencePiece) cannot be written as tokenizer.json yet");
+  tokenizer::GgufVocab vocab = tokenizer::read_gguf_vocab(reader);
+  vocab.add_space_prefix = true;
+  ASSERT_THROWS_WITH(tokenizer::hf_tokenizer_json(vocab), FormatError,
+                     "GGUF tokenizer.ggml.add_space_prefix: a SentencePiece vocabulary with a space prefix cannot be "
+                     "written as tokenizer.json yet");
 }
 
 }  // namespace

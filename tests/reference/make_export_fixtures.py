@@ -8,8 +8,9 @@ template, and writes the last position's logits (float32) to
 tests/fixtures/reference/export-<mode>.json. The same for each exported LoRA
 adapter, loaded with PeftModel.from_pretrained onto the original model (the
 test's copy in DIR/base): export-adapter-<mode>.json. And the real SmolLM2
-GGUF exported as an HF folder (config.json and tokenizer.json written from its
-metadata): export-gguf.json, the first prompt's ids and logits.
+and Gemma 3 GGUFs exported as HF folders (config.json and tokenizer.json
+written from their metadata): export-gguf-<model>.json, the first prompt's ids
+and logits.
 
     ABL_EXPORT_FIXTURE_DIR=/tmp/export-fixtures build/tests/test_exporter   # fails the first time: no fixtures
     /work/venv-ref/bin/python tests/reference/make_export_fixtures.py /tmp/export-fixtures
@@ -39,16 +40,17 @@ def main() -> None:
         adapted = peft.PeftModel.from_pretrained(base, folders / f"adapter-{mode}")
         write_fixture(out_dir / f"export-adapter-{mode}.json", tokenizer, adapted,
                       f"PeftModel.from_pretrained(base, adapter-{mode}), peft {peft.__version__}")
-    # The real SmolLM2 GGUF exported as an HF folder (float32): the first prompt only, to keep the fixture small.
-    folder = folders / "export-gguf"
-    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
-    model = transformers.AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32)
-    write_fixture(out_dir / "export-gguf.json", tokenizer, model,
-                  "AutoModelForCausalLM.from_pretrained of export-gguf (SmolLM2-135M-Instruct.Q4_1.gguf)", PROMPTS[:1],
-                  digits=6)
+    # The real GGUF models exported as HF folders (float32): the first prompt only, and of Gemma's 262k-entry
+    # vocabulary the first 16384 logits, to keep the fixtures small.
+    for tag, n_logits in (("smollm2", None), ("gemma3", 16384)):
+        folder = folders / f"export-gguf-{tag}"
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+        model = transformers.AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32)
+        write_fixture(out_dir / f"export-gguf-{tag}.json", tokenizer, model,
+                      f"AutoModelForCausalLM.from_pretrained of export-gguf-{tag}", PROMPTS[:1], digits=6,
+                      n_logits=n_logits)
 
-
-def write_fixture(path: pathlib.Path, tokenizer, model, how: str, texts=PROMPTS, digits=None) -> None:
+def write_fixture(path: pathlib.Path, tokenizer, model, how: str, texts=PROMPTS, digits=None, n_logits=None) -> None:
     model.eval()
     prompts = []
     for text in texts:
@@ -58,7 +60,7 @@ def write_fixture(path: pathlib.Path, tokenizer, model, how: str, texts=PROMPTS,
         ids = tokenizer(rendered, add_special_tokens=False, return_tensors="pt").input_ids
         with torch.no_grad():
             logits = model(input_ids=ids).logits[0, -1].float()
-        values = logits.tolist()
+        values = logits.tolist()[:n_logits]
         if digits is not None:  # a large vocabulary: significant digits enough for the 1e-4 bound
             values = [float(f"{v:.{digits}g}") for v in values]
         prompts.append({"text": text, "input_ids": ids[0].tolist(), "last_logits": values})
