@@ -112,8 +112,8 @@ CLI::App* add_export(CLI::App& app, cli::ExportArgs& args) {
                   "F32, F16, BF16 or Q8_0: write the model as one GGUF file of that type (GGUF models only)");
   sub->add_flag("--adapter", args.adapter, "Write a PEFT LoRA adapter for the original model instead of full weights");
   sub->add_option("--adapter-rank", args.adapter_rank,
-                  "With --adapter and row_normalization full: the rank of the SVD approximation")
-      ->capture_default_str();
+                  "With --adapter and row_normalization full: the rank of the SVD approximation (default: the "
+                  "job's full_normalization_lora_rank, 3)");
   return sub;
 }
 

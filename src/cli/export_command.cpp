@@ -98,7 +98,8 @@ int export_command(const ExportArgs& given) {
   }
   if (args.adapter) {
     const exporter::LoraExportSummary summary =
-        exporter::export_lora_adapter(study, *choice.trial, options, args.adapter_rank);
+        exporter::export_lora_adapter(study, *choice.trial, options,
+                                      args.adapter_rank.value_or(study.job.full_normalization_lora_rank));
     fmt::print("Adapter saved to {} (LoRA rank {} on {} ablated matrices{}).\n", args.out, summary.rank,
                summary.n_matrices,
                study.job.row_normalization == config::RowNormalization::full

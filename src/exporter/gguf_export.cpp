@@ -2,6 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
+
+#include "abliterate/common/duration.hpp"
+
 #include "abliterate/common/error.hpp"
 #include "abliterate/formats/gguf_writer.hpp"
 #include "abliterate/method/ablation.hpp"
@@ -90,7 +95,10 @@ ExportSummary export_gguf_file(const dist::StoredStudy& study, const study::Tria
   ExportSummary summary;
   summary.n_shards = 1;
   torch::NoGradGuard no_grad;
-  for (const formats::GgufTensorPlan& plan : plans) {
+  const auto start = std::chrono::steady_clock::now();
+  size_t next_report = plans.size() / 10;  // progress about every tenth of the tensors
+  for (size_t tensor_idx = 0; tensor_idx < plans.size(); ++tensor_idx) {
+    const formats::GgufTensorPlan& plan = plans[tensor_idx];
     const std::optional<std::string> hf_name = model::hf_name_of_gguf_tensor(checkpoint.architecture(), plan.name);
     torch::Tensor values;
     if (!hf_name) {
@@ -108,6 +116,14 @@ ExportSummary export_gguf_file(const dist::StoredStudy& study, const study::Tria
     const std::vector<uint8_t> bytes = encode(values, plan.type);
     writer.write_tensor(bytes);
     summary.weight_bytes += bytes.size();
+    if (tensor_idx + 1 >= next_report && tensor_idx + 1 < plans.size()) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double done = static_cast<double>(tensor_idx + 1) / static_cast<double>(plans.size());
+      fmt::print("* {} of {} tensors, {:.2f} GB written, {}; ETA {}\n", tensor_idx + 1, plans.size(),
+                 static_cast<double>(summary.weight_bytes) / 1e9, format_duration(seconds),
+                 format_duration(seconds / done - seconds));
+      next_report += std::max<size_t>(1, plans.size() / 10);
+    }
   }
   writer.finish();
   fmt::print("* Wrote {} ({:.2f} GB, {})\n", file_name, static_cast<double>(summary.weight_bytes) / 1e9, written.name);

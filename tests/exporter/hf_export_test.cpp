@@ -144,8 +144,9 @@ TEST_P(HfExportTest, AdapterOnTheOriginalGivesTheHookedLogits) {
   ExportOptions options;
   options.out = root / ("adapter-" + mode_name);
   options.force = true;
-  const LoraExportSummary summary = export_lora_adapter(study, tiny_trial(), options);
-  EXPECT_EQ(summary.rank, mode == config::RowNormalization::full ? kDefaultFullLoraRank : 1);
+  const LoraExportSummary summary =
+      export_lora_adapter(study, tiny_trial(), options, study.job.full_normalization_lora_rank);
+  EXPECT_EQ(summary.rank, mode == config::RowNormalization::full ? 3 : 1);  // Heretic's default rank
   model::LoadOptions with_adapter;
   with_adapter.adapter = options.out.string();
   const std::unique_ptr<model::Model> adapted = model::Model::load(tiny_model_folder(), with_adapter);

@@ -97,7 +97,7 @@ struct ExportArgs {
   std::string max_shard_size = "5GB";      // --max-shard-size: "5GB", "500MB", or bytes
   std::optional<std::string> from;         // --from: an export's abliterate.json, to redo it
   bool adapter = false;                    // --adapter: a PEFT LoRA adapter instead of full weights
-  int64_t adapter_rank = 3;                // --adapter-rank: r of the SVD for row_normalization full
+  std::optional<int64_t> adapter_rank;     // --adapter-rank: r of the SVD for row_normalization full (default: the job's full_normalization_lora_rank)
   std::optional<std::string> gguf;         // --gguf: F32, F16, BF16 or Q8_0: a GGUF file instead of an HF folder
   std::optional<std::string> dtype;        // --dtype: float32, bfloat16 or float16 (default: the model's; GGUF bfloat16)
 };

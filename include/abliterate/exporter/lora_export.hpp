@@ -15,9 +15,6 @@
 
 namespace abliterate::exporter {
 
-// Heretic's full_normalization_lora_rank default.
-inline constexpr int64_t kDefaultFullLoraRank = 3;
-
 struct LoraExportSummary {
   int64_t rank = 0;                 // the adapter's r
   int64_t n_matrices = 0;           // ablated matrices (each a LoRA pair)
@@ -26,10 +23,11 @@ struct LoraExportSummary {
 
 // Writes adapter_config.json and adapter_model.safetensors (float32), with the
 // card and abliterate.json, into options.out (under a temporary name, as
-// export_hf_folder). `full_rank` is r for row normalization full. Throws
+// export_hf_folder). `full_rank` is r for row normalization full (the CLI's
+// default: the job's full_normalization_lora_rank, Heretic's 3). Throws
 // InputError for a GGUF model or a job with an adapter of its own (the update
 // is relative to the original model's weights).
 LoraExportSummary export_lora_adapter(const dist::StoredStudy& study, const study::Trial& trial,
-                                      const ExportOptions& options, int64_t full_rank = kDefaultFullLoraRank);
+                                      const ExportOptions& options, int64_t full_rank);
 
 }  // namespace abliterate::exporter
