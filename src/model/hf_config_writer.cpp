@@ -105,15 +105,14 @@ void add_llama_family_keys(const ModelConfig& config, ordered_json& json) {
 
 ordered_json hf_config_json(const ModelConfig& config, const HfConfigExtras& extras) {
   const FamilyNames& names = names_of(config.architecture);
-  ordered_json json{
-      {"architectures", ordered_json::array({names.class_name})},
-      {"model_type", names.model_type},
-      {"hidden_size", config.hidden_size},
-      {"intermediate_size", config.intermediate_size},
-      {"num_hidden_layers", config.n_layers},
-      {"num_attention_heads", config.n_heads},
-      {"num_key_value_heads", config.n_kv_heads},
-  };
+  ordered_json json;
+  json["architectures"] = ordered_json::array({names.class_name});
+  json["model_type"] = names.model_type;
+  json["hidden_size"] = config.hidden_size;
+  json["intermediate_size"] = config.intermediate_size;
+  json["num_hidden_layers"] = config.n_layers;
+  json["num_attention_heads"] = config.n_heads;
+  json["num_key_value_heads"] = config.n_kv_heads;
   // Qwen2's config class has no head_dim before transformers 5; it is hidden/heads there.
   if (config.architecture != Architecture::qwen2 || config.head_dim * config.n_heads != config.hidden_size) {
     json["head_dim"] = config.head_dim;

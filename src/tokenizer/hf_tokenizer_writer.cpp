@@ -108,6 +108,25 @@ json bpe_model(const json& token_ids, const json& merges, bool ignore_merges, bo
           {"merges", merges}};
 }
 
+// The tokenizer.json document around a vocabulary's pipeline steps: its
+// added tokens, BOS added when tokenizer.ggml.add_bos_token says so, and the
+// vocabulary by id.
+json tokenizer_document(const GgufVocab& vocab, json normalizer, json pre_tokenizer, json decoder, json merges,
+                        bool ignore_merges, bool byte_fallback, json unk) {
+  json token_ids = json::object();
+  for (size_t id = 0; id < vocab.tokens.size(); ++id) token_ids[vocab.tokens[id]] = id;
+  const std::string bos = token_text_or_empty(vocab, vocab.bos);
+  return {{"version", "1.0"},
+          {"truncation", nullptr},
+          {"padding", nullptr},
+          {"added_tokens", added_tokens_of(vocab)},
+          {"normalizer", std::move(normalizer)},
+          {"pre_tokenizer", std::move(pre_tokenizer)},
+          {"post_processor", vocab.add_bos && !bos.empty() ? bos_post_processor(bos, vocab.bos) : json(nullptr)},
+          {"decoder", std::move(decoder)},
+          {"model", bpe_model(token_ids, merges, ignore_merges, byte_fallback, unk)}};
+}
+
 // A SentencePiece vocabulary's merges, as transformers' GGUF converter
 // derives them from the scores: every split of a token into two tokens, the
 // splits of one token ordered by their pieces' scores, then all of them by
@@ -152,22 +171,11 @@ json spm_tokenizer_json(const GgufVocab& vocab) {
   ABL_CHECK(!vocab.add_space_prefix, FormatError,
             "GGUF tokenizer.ggml.add_space_prefix: a SentencePiece vocabulary with a space prefix cannot be written as "
             "tokenizer.json yet");
-  json token_ids = json::object();
-  for (size_t id = 0; id < vocab.tokens.size(); ++id) token_ids[vocab.tokens[id]] = id;
   const json replace_space = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", std::string(kSpmSpace)}};
   const json restore_space = {{"type", "Replace"}, {"pattern", {{"String", std::string(kSpmSpace)}}}, {"content", " "}};
-  const std::string bos = token_text_or_empty(vocab, vocab.bos);
-  return {{"version", "1.0"},
-          {"truncation", nullptr},
-          {"padding", nullptr},
-          {"added_tokens", added_tokens_of(vocab)},
-          {"normalizer", replace_space},
-          {"pre_tokenizer", nullptr},
-          {"post_processor", vocab.add_bos && !bos.empty() ? bos_post_processor(bos, vocab.bos) : json(nullptr)},
-          {"decoder",
-           {{"type", "Sequence"},
-            {"decoders", {restore_space, {{"type", "ByteFallback"}}, {{"type", "Fuse"}}}}}},
-          {"model", bpe_model(token_ids, spm_merges(vocab), false, true, token_or_null(vocab, vocab.unk))}};
+  const json decoder = {{"type", "Sequence"}, {"decoders", {restore_space, {{"type", "ByteFallback"}}, {{"type", "Fuse"}}}}};
+  return tokenizer_document(vocab, replace_space, nullptr, decoder, spm_merges(vocab), /*ignore_merges=*/false,
+                            /*byte_fallback=*/true, token_or_null(vocab, vocab.unk));
 }
 
 }  // namespace
@@ -178,18 +186,8 @@ json hf_tokenizer_json(const GgufVocab& vocab) {
             "GGUF tokenizer.ggml.model: \"{}\" cannot be written as tokenizer.json (expected \"gpt2\" or \"llama\")",
             vocab.model);
   const PreTokenizerForm form = pre_tokenizer_form(vocab.pre);
-  json token_ids = json::object();
-  for (size_t id = 0; id < vocab.tokens.size(); ++id) token_ids[vocab.tokens[id]] = id;
-  const std::string bos = token_text_or_empty(vocab, vocab.bos);
-  return {{"version", "1.0"},
-          {"truncation", nullptr},
-          {"padding", nullptr},
-          {"added_tokens", added_tokens_of(vocab)},
-          {"normalizer", nullptr},
-          {"pre_tokenizer", form.pre_tokenizer},
-          {"post_processor", vocab.add_bos && !bos.empty() ? bos_post_processor(bos, vocab.bos) : json(nullptr)},
-          {"decoder", byte_level(true)},
-          {"model", bpe_model(token_ids, vocab.merges, form.ignore_merges, false, nullptr)}};
+  return tokenizer_document(vocab, nullptr, form.pre_tokenizer, byte_level(true), vocab.merges, form.ignore_merges,
+                            /*byte_fallback=*/false, nullptr);
 }
 
 json hf_tokenizer_config_json(const GgufVocab& vocab, int64_t model_max_length) {
