@@ -27,9 +27,9 @@ constexpr const char* kCopiedFiles[] = {
     "merges.txt",
 };
 
-// What llama.cpp's converter writes for an unquantized GGUF, and what the
-// model runs in on a GPU: half the bytes of float32 at no cost to a
-// quantized model's precision.
+// Half the bytes of float32, and what the model runs in on a GPU. It rounds
+// the dequantized values (the demo's best trial measures KL 0.0613 instead of
+// its 0.0600, refusals unchanged); --dtype float32 keeps them exact.
 constexpr config::DType kDefaultGgufDtype = config::DType::bfloat16;
 
 OutputTensor output_tensor(std::string name, std::vector<int64_t> shape, torch::Dtype dtype) {
