@@ -95,7 +95,7 @@ CLI::App* add_chat(CLI::App& app, cli::ChatArgs& args) {
 
 CLI::App* add_export(CLI::App& app, cli::ExportArgs& args) {
   CLI::App* sub = app.add_subcommand(
-      "export", "Write a trial as an HF model folder (or a LoRA adapter) with its model card, from an HF or GGUF model");
+      "export", "Write a trial as an HF model folder, a LoRA adapter or a GGUF file, with its model card");
   sub->add_option("store", args.store_path, "The study's store (SQLite)");
   sub->add_option("--out", args.out, "The model folder to write (refused when it exists)");
   sub->add_option("--trial", args.trial, "The trial (default: the Pareto front's fewest refusals within --max-kl)");
