@@ -20,9 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A count of the card; Optuna-written stores may hold it as a float (25.0).
 int64_t attr_integer(const study::Trial& trial, std::string_view key) {
-  const auto it = trial.user_attrs.find(std::string(key));
-  return it != trial.user_attrs.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+  return study::integer_attr(trial.user_attrs, key).value_or(0);
 }
 
 }  // namespace

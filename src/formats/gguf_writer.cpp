@@ -1,5 +1,6 @@
 #include "abliterate/formats/gguf_writer.hpp"
 
+#include <c10/util/Half.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -16,31 +17,6 @@ namespace {
 constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};
 constexpr uint32_t kVersion = 3;
 constexpr int64_t kQ8Block = 32;
-
-// IEEE half of a float, rounding to nearest even (ggml's GGML_FP32_TO_FP16 on x86 with F16C).
-uint16_t to_half(float value) {
-  uint32_t bits = 0;
-  std::memcpy(&bits, &value, sizeof(bits));
-  const uint32_t sign = (bits >> 16) & 0x8000u;
-  const int32_t exponent = static_cast<int32_t>((bits >> 23) & 0xFF) - 127 + 15;
-  uint32_t mantissa = bits & 0x7FFFFFu;
-  if (((bits >> 23) & 0xFF) == 0xFF) return static_cast<uint16_t>(sign | 0x7C00u | (mantissa ? 0x200u : 0));
-  if (exponent >= 31) return static_cast<uint16_t>(sign | 0x7C00u);  // overflow: infinity
-  if (exponent <= 0) {                                               // subnormal half (or zero)
-    if (exponent < -10) return static_cast<uint16_t>(sign);
-    mantissa |= 0x800000u;
-    const int shift = 14 - exponent;
-    uint32_t half = mantissa >> shift;
-    const uint32_t rest = mantissa & ((1u << shift) - 1);
-    const uint32_t halfway = 1u << (shift - 1);
-    if (rest > halfway || (rest == halfway && (half & 1u))) ++half;
-    return static_cast<uint16_t>(sign | half);
-  }
-  uint32_t half = (static_cast<uint32_t>(exponent) << 10) | (mantissa >> 13);
-  const uint32_t rest = mantissa & 0x1FFFu;
-  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;  // may carry into the exponent: still right
-  return static_cast<uint16_t>(sign | half);
-}
 
 uint64_t tensor_bytes_of(const GgufTensorPlan& plan) {
   const GgmlTypeTraits& traits = ggml_type_traits(plan.type);
@@ -67,7 +43,7 @@ std::vector<uint8_t> quantize_q8_0(std::span<const float> values) {
     for (int64_t j = 0; j < kQ8Block; ++j) amax = std::max(amax, std::fabs(values[block + j]));
     const float d = amax / 127.0f;
     const float id = d != 0 ? 1.0f / d : 0.0f;
-    const uint16_t d_half = to_half(d);
+    const uint16_t d_half = c10::detail::fp16_ieee_from_fp32_value(d);  // GGML_FP32_TO_FP16: nearest even
     out.push_back(static_cast<uint8_t>(d_half & 0xFF));
     out.push_back(static_cast<uint8_t>(d_half >> 8));
     for (int64_t j = 0; j < kQ8Block; ++j) {

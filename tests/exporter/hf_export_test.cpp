@@ -91,37 +91,82 @@ double relative_error(const torch::Tensor& actual, const torch::Tensor& expected
   return (actual - expected).abs().max().item<double>() / expected.abs().max().item<double>();
 }
 
+// Where a test writes what the fixture script reads: ABL_EXPORT_FIXTURE_DIR
+// when it is set, else the test's own temporary folder.
+std::filesystem::path export_root(const TempDir& dir) {
+  const char* keep = std::getenv("ABL_EXPORT_FIXTURE_DIR");
+  return keep != nullptr ? std::filesystem::path(keep) : dir.path();
+}
+
+// tests/fixtures/reference/<name>.json; null when it is missing.
+nlohmann::json read_fixture(const std::string& name) {
+  std::ifstream file(std::string(ABL_SOURCE_DIR) + "/tests/fixtures/reference/" + name + ".json");
+  return file ? nlohmann::json::parse(file) : nlohmann::json();
+}
+
+// A model, a study of it, a trial and the hook that applies the trial as the run did.
+struct HookedTrial {
+  std::unique_ptr<model::Model> original;
+  dist::StoredStudy study;
+  study::Trial trial;
+  std::unique_ptr<method::AblationHook> hook;
+};
+
+HookedTrial hooked_trial(const std::filesystem::path& model_path, config::RowNormalization mode,
+                         const config::AblationParams& params) {
+  HookedTrial hooked;
+  hooked.original = model::Model::load(model_path, {});
+  hooked.study = tiny_study(mode, *hooked.original);
+  hooked.study.job.model = model_path.string();
+  hooked.trial = tiny_trial();
+  hooked.trial.user_attrs.update(study::ablation_user_attrs(params));
+  hooked.hook = std::make_unique<method::AblationHook>(*hooked.original, hooked.study.preparation.directions, params,
+                                                       mode);
+  return hooked;
+}
+
+HookedTrial tiny_hooked_trial(config::RowNormalization mode) {
+  return hooked_trial(tiny_model_folder(), mode, trial_params());
+}
+
+// A real GGUF of models/ (scripts/setup installs them), with a trial whose
+// kernel reaches the middle of its 18 (Gemma 3) or 30 (SmolLM2) layers.
+HookedTrial real_hooked_trial(const std::string& file, config::RowNormalization mode) {
+  config::AblationParams params = trial_params();
+  params.direction_index = 10.4;
+  params.attn_o_proj = {.max_weight = 1.1, .max_weight_position = 12.0, .min_weight = 0.5, .min_weight_distance = 9.0};
+  params.mlp_down_proj = {.max_weight = 0.9, .max_weight_position = 14.0, .min_weight = 0.3, .min_weight_distance = 8.0};
+  return hooked_trial(std::filesystem::path(ABL_SOURCE_DIR) / "models" / file, mode, params);
+}
+
 class HfExportTest : public ::testing::TestWithParam<config::RowNormalization> {};
 
 TEST_P(HfExportTest, ExportedWeightsGiveTheHookedLogits) {
   const config::RowNormalization mode = GetParam();
   const std::string mode_name = config::to_string(mode);
-  const std::unique_ptr<model::Model> original = model::Model::load(tiny_model_folder(), {});
-  const dist::StoredStudy study = tiny_study(mode, *original);
-  const method::AblationHook hook(*original, study.preparation.directions, trial_params(), mode);
+  const HookedTrial tiny = tiny_hooked_trial(mode);
+  const model::Model& original = *tiny.original;
 
-  const char* keep = std::getenv("ABL_EXPORT_FIXTURE_DIR");
   TempDir dir("export");
   ExportOptions options;
-  options.out = (keep != nullptr ? std::filesystem::path(keep) : dir.path()) / ("export-" + mode_name);
+  options.out = export_root(dir) / ("export-" + mode_name);
   options.force = true;
-  const ExportSummary summary = export_hf_folder(study, tiny_trial(), options);
+  const ExportSummary summary = export_hf_folder(tiny.study, tiny.trial, options);
   EXPECT_GT(summary.n_ablated_matrices, 0);
   const std::unique_ptr<model::Model> exported = model::Model::load(options.out, {});
 
-  std::ifstream fixture_file(std::string(ABL_SOURCE_DIR) + "/tests/fixtures/reference/export-" + mode_name + ".json");
-  ASSERT_TRUE(fixture_file) << "no fixture for " << mode_name << ": run tests/reference/make_export_fixtures.py";
-  const nlohmann::json fixture = nlohmann::json::parse(fixture_file);
+  const nlohmann::json fixture = read_fixture("export-" + mode_name);
+  ASSERT_FALSE(fixture.is_null()) << "no fixture for " << mode_name << ": run tests/reference/make_export_fixtures.py";
   ASSERT_EQ(fixture.at("prompts").size(), std::size(kPrompts));
   for (size_t i = 0; i < std::size(kPrompts); ++i) {
-    const torch::Tensor hooked = last_logits(*original, kPrompts[i], &hook);
+    const torch::Tensor hooked = last_logits(original, kPrompts[i], tiny.hook.get());
     const torch::Tensor ours = last_logits(*exported, kPrompts[i], nullptr);
     EXPECT_LE(relative_error(ours, hooked), kRelativeTolerance) << mode_name << ", prompt " << i;
     const torch::Tensor transformers =
         torch::tensor(fixture["prompts"][i].at("last_logits").get<std::vector<float>>());
     EXPECT_LE(relative_error(transformers, hooked), kRelativeTolerance) << mode_name << ", prompt " << i;
     // The ablation changes the model: the hooked logits are not the original's.
-    EXPECT_GT(relative_error(hooked, last_logits(*original, kPrompts[i], nullptr)), 1e-3);
+    EXPECT_GT(relative_error(hooked, last_logits(original, kPrompts[i], nullptr)), 1e-3);
     std::printf("%s prompt %zu: exported vs hooked %.2e, transformers vs hooked %.2e\n", mode_name.c_str(), i,
                 relative_error(ours, hooked), relative_error(transformers, hooked));
   }
@@ -130,13 +175,11 @@ TEST_P(HfExportTest, ExportedWeightsGiveTheHookedLogits) {
 TEST_P(HfExportTest, AdapterOnTheOriginalGivesTheHookedLogits) {
   const config::RowNormalization mode = GetParam();
   const std::string mode_name = config::to_string(mode);
-  const std::unique_ptr<model::Model> original = model::Model::load(tiny_model_folder(), {});
-  const dist::StoredStudy study = tiny_study(mode, *original);
-  const method::AblationHook hook(*original, study.preparation.directions, trial_params(), mode);
-  const char* keep = std::getenv("ABL_EXPORT_FIXTURE_DIR");
+  const HookedTrial tiny = tiny_hooked_trial(mode);
+  const model::Model& original = *tiny.original;
   TempDir dir("adapter");
-  const std::filesystem::path root = keep != nullptr ? std::filesystem::path(keep) : dir.path();
-  if (keep != nullptr) {  // the fixture script loads the adapter onto this copy of the original
+  const std::filesystem::path root = export_root(dir);
+  if (root != dir.path()) {  // the fixture script loads the adapter onto this copy of the original
     std::filesystem::copy(tiny_model_folder(), root / "base",
                           std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
   }
@@ -145,7 +188,7 @@ TEST_P(HfExportTest, AdapterOnTheOriginalGivesTheHookedLogits) {
   options.out = root / ("adapter-" + mode_name);
   options.force = true;
   const LoraExportSummary summary =
-      export_lora_adapter(study, tiny_trial(), options, study.job.full_normalization_lora_rank);
+      export_lora_adapter(tiny.study, tiny.trial, options, tiny.study.job.full_normalization_lora_rank);
   EXPECT_EQ(summary.rank, mode == config::RowNormalization::full ? 3 : 1);  // Heretic's default rank
   model::LoadOptions with_adapter;
   with_adapter.adapter = options.out.string();
@@ -155,17 +198,15 @@ TEST_P(HfExportTest, AdapterOnTheOriginalGivesTheHookedLogits) {
   ExportOptions exact_options;
   exact_options.out = dir.path() / ("adapter-exact-" + mode_name);
   const LoraExportSummary exact =
-      export_lora_adapter(study, tiny_trial(), exact_options, original->config().hidden_size);
+      export_lora_adapter(tiny.study, tiny.trial, exact_options, original.config().hidden_size);
   EXPECT_LT(exact.max_relative_error, 1e-5);
   with_adapter.adapter = exact_options.out.string();
   const std::unique_ptr<model::Model> exactly_adapted = model::Model::load(tiny_model_folder(), with_adapter);
 
-  std::ifstream fixture_file(std::string(ABL_SOURCE_DIR) + "/tests/fixtures/reference/export-adapter-" + mode_name +
-                             ".json");
-  ASSERT_TRUE(fixture_file) << "no fixture for " << mode_name << ": run tests/reference/make_export_fixtures.py";
-  const nlohmann::json fixture = nlohmann::json::parse(fixture_file);
+  const nlohmann::json fixture = read_fixture("export-adapter-" + mode_name);
+  ASSERT_FALSE(fixture.is_null()) << "no fixture for " << mode_name << ": run tests/reference/make_export_fixtures.py";
   for (size_t i = 0; i < std::size(kPrompts); ++i) {
-    const torch::Tensor hooked = last_logits(*original, kPrompts[i], &hook);
+    const torch::Tensor hooked = last_logits(original, kPrompts[i], tiny.hook.get());
     const torch::Tensor ours = last_logits(*adapted, kPrompts[i], nullptr);
     if (mode != config::RowNormalization::full) {
       EXPECT_LE(relative_error(ours, hooked), kRelativeTolerance) << mode_name << ", prompt " << i;
@@ -188,55 +229,43 @@ TEST_P(HfExportTest, AdapterOnTheOriginalGivesTheHookedLogits) {
 class GgufExportTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(GgufExportTest, ExportedFolderGivesTheHookedGgufLogits) {
-  const std::filesystem::path gguf_path = std::filesystem::path(ABL_SOURCE_DIR) / "models" / GetParam();
   const std::string tag = std::string(GetParam()).starts_with("gemma") ? "gemma3" : "smollm2";
-  ASSERT_TRUE(std::filesystem::exists(gguf_path)) << gguf_path << " is missing: run scripts/setup";
-  const std::unique_ptr<model::Model> original = model::Model::load(gguf_path, {});
-  dist::StoredStudy study = tiny_study(config::RowNormalization::none, *original);
-  study.job.model = gguf_path.string();
-  config::AblationParams params = trial_params();
-  params.direction_index = 10.4;  // 18 and 30 layers: the kernel reaches the middle of the model
-  params.attn_o_proj = {.max_weight = 1.1, .max_weight_position = 12.0, .min_weight = 0.5, .min_weight_distance = 9.0};
-  params.mlp_down_proj = {.max_weight = 0.9, .max_weight_position = 14.0, .min_weight = 0.3, .min_weight_distance = 8.0};
-  study::Trial trial = tiny_trial();
-  trial.user_attrs.update(study::ablation_user_attrs(params));
-  const method::AblationHook hook(*original, study.preparation.directions, params, study.job.row_normalization);
+  const HookedTrial real = real_hooked_trial(GetParam(), config::RowNormalization::none);
+  const model::Model& original = *real.original;
 
-  const char* keep = std::getenv("ABL_EXPORT_FIXTURE_DIR");
   TempDir dir("gguf_export");
   ExportOptions options;
-  options.out = (keep != nullptr ? std::filesystem::path(keep) : dir.path()) / ("export-gguf-" + tag);
+  options.out = export_root(dir) / ("export-gguf-" + tag);
   options.force = true;
   options.dtype = config::DType::float32;
-  const ExportSummary summary = export_hf_folder(study, trial, options);
+  const ExportSummary summary = export_hf_folder(real.study, real.trial, options);
   EXPECT_GT(summary.n_ablated_matrices, 10);
   for (const char* file : {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
                            "chat_template.jinja", "model.safetensors", "README.md", "abliterate.json"}) {
     EXPECT_TRUE(std::filesystem::exists(options.out / file)) << file;
   }
   const std::unique_ptr<model::Model> exported = model::Model::load(options.out, {});
-  EXPECT_EQ(exported->chat_template().source(), original->chat_template().source());
+  EXPECT_EQ(exported->chat_template().source(), original.chat_template().source());
 
-  std::ifstream fixture_file(std::string(ABL_SOURCE_DIR) + "/tests/fixtures/reference/export-gguf-" + tag + ".json");
-  ASSERT_TRUE(fixture_file) << "no fixture: run tests/reference/make_export_fixtures.py";
-  const nlohmann::json fixture = nlohmann::json::parse(fixture_file);
+  const nlohmann::json fixture = read_fixture("export-gguf-" + tag);
+  ASSERT_FALSE(fixture.is_null()) << "no fixture: run tests/reference/make_export_fixtures.py";
   for (size_t i = 0; i < std::size(kPrompts); ++i) {
-    const std::string rendered = original->chat_template().render({{"user", kPrompts[i]}}, true);
-    EXPECT_EQ(exported->tokenizer().encode(rendered), original->tokenizer().encode(rendered)) << "prompt " << i;
-    const torch::Tensor hooked = last_logits(*original, kPrompts[i], &hook);
+    const std::string rendered = original.chat_template().render({{"user", kPrompts[i]}}, true);
+    EXPECT_EQ(exported->tokenizer().encode(rendered), original.tokenizer().encode(rendered)) << "prompt " << i;
+    const torch::Tensor hooked = last_logits(original, kPrompts[i], real.hook.get());
     const torch::Tensor ours = last_logits(*exported, kPrompts[i], nullptr);
     EXPECT_LE(relative_error(ours, hooked), kRelativeTolerance) << "prompt " << i;
-    EXPECT_GT(relative_error(hooked, last_logits(*original, kPrompts[i], nullptr)), 1e-3) << "prompt " << i;
+    EXPECT_GT(relative_error(hooked, last_logits(original, kPrompts[i], nullptr)), 1e-3) << "prompt " << i;
     std::printf("%s prompt %zu: exported vs hooked %.2e\n", tag.c_str(), i, relative_error(ours, hooked));
   }
   const nlohmann::json& first = fixture.at("prompts").at(0);
-  const std::string rendered = original->chat_template().render({{"user", kPrompts[0]}}, true);
-  EXPECT_EQ(first.at("input_ids").get<std::vector<int64_t>>(), original->tokenizer().encode(rendered))
+  const std::string rendered = original.chat_template().render({{"user", kPrompts[0]}}, true);
+  EXPECT_EQ(first.at("input_ids").get<std::vector<int64_t>>(), original.tokenizer().encode(rendered))
       << "transformers tokenizes the exported tokenizer.json otherwise";
   // The fixture holds the first logits of the vocabulary (all of SmolLM2's 49k, 16k of Gemma's 262k).
   const torch::Tensor transformers = torch::tensor(first.at("last_logits").get<std::vector<float>>());
   const double error =
-      relative_error(transformers, last_logits(*original, kPrompts[0], &hook).slice(0, 0, transformers.size(0)));
+      relative_error(transformers, last_logits(original, kPrompts[0], real.hook.get()).slice(0, 0, transformers.size(0)));
   EXPECT_LE(error, kRelativeTolerance);
   std::printf("%s prompt 0: transformers vs hooked %.2e\n", tag.c_str(), error);
 }
@@ -258,30 +287,21 @@ TEST(GgufFileExportTest, GgufFileGivesTheHookedGgufLogits) {
                         Case{"SmolLM2-135M-Instruct.Q4_1.gguf", formats::GgmlType::q8_0, 5e-2},
                         Case{"gemma-3-270m-q4_k_m.gguf", formats::GgmlType::f32, kRelativeTolerance}}) {
     const std::string type_name = formats::ggml_type_traits(c.type).name;
-    const std::filesystem::path gguf_path = std::filesystem::path(ABL_SOURCE_DIR) / "models" / c.model;
-    const std::unique_ptr<model::Model> original = model::Model::load(gguf_path, {});
-    dist::StoredStudy study = tiny_study(config::RowNormalization::full, *original);
-    study.job.model = gguf_path.string();
-    config::AblationParams params = trial_params();
-    params.direction_index = 10.4;
-    params.attn_o_proj = {.max_weight = 1.1, .max_weight_position = 12.0, .min_weight = 0.5, .min_weight_distance = 9.0};
-    params.mlp_down_proj = {.max_weight = 0.9, .max_weight_position = 14.0, .min_weight = 0.3, .min_weight_distance = 8.0};
-    study::Trial trial = tiny_trial();
-    trial.user_attrs.update(study::ablation_user_attrs(params));
-    const method::AblationHook hook(*original, study.preparation.directions, params, study.job.row_normalization);
+    const HookedTrial real = real_hooked_trial(c.model, config::RowNormalization::full);
 
     TempDir dir("gguf_file_export");
     ExportOptions options;
     options.out = dir.path() / "out";
-    const ExportSummary summary = export_gguf_file(study, trial, options, c.type);
+    const ExportSummary summary = export_gguf_file(real.study, real.trial, options, c.type);
     EXPECT_GT(summary.n_ablated_matrices, 10);
-    const std::string file = gguf_path.stem().string() + "-abliterated-" + type_name + ".gguf";
+    const std::string file =
+        std::filesystem::path(c.model).stem().string() + "-abliterated-" + type_name + ".gguf";
     const std::unique_ptr<model::Model> exported = model::Model::load(options.out / file, {});
     for (size_t i = 0; i < std::size(kPrompts); ++i) {
-      const torch::Tensor hooked = last_logits(*original, kPrompts[i], &hook);
+      const torch::Tensor hooked = last_logits(*real.original, kPrompts[i], real.hook.get());
       const double error = relative_error(last_logits(*exported, kPrompts[i], nullptr), hooked);
       EXPECT_LE(error, c.bound) << c.model << " " << type_name << ", prompt " << i;
-      EXPECT_GT(relative_error(hooked, last_logits(*original, kPrompts[i], nullptr)), 1e-3);
+      EXPECT_GT(relative_error(hooked, last_logits(*real.original, kPrompts[i], nullptr)), 1e-3);
       std::printf("%s %s prompt %zu: exported vs hooked %.2e\n", c.model, type_name.c_str(), i, error);
     }
   }
