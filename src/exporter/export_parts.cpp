@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 
 #include "abliterate/common/error.hpp"
 #include "abliterate/config/job_loader.hpp"
+#include "abliterate/formats/json_file.hpp"
 #include "abliterate/method/directions.hpp"
 #include "abliterate/method/layer_weights.hpp"
 #include "abliterate/model/tensor_names.hpp"
@@ -23,6 +23,23 @@ namespace fs = std::filesystem;
 // A count of the card; Optuna-written stores may hold it as a float (25.0).
 int64_t attr_integer(const study::Trial& trial, std::string_view key) {
   return study::integer_attr(trial.user_attrs, key).value_or(0);
+}
+
+// The model card of `trial` (the job as YAML: the --job file, else the settings).
+ModelCard trial_card(const dist::StoredStudy& study, const study::Trial& trial, const ExportOptions& options) {
+  const fs::path model_path = study.job.resolve_input(study.job.model);
+  ModelCard card;
+  card.original_model = model_path.filename().string();
+  card.tool_version = ABL_VERSION;
+  card.job_yaml =
+      options.job_path ? formats::read_text_file(*options.job_path) : config::job_to_json(study.job).dump(2);
+  card.params = study::ablation_params_from_user_attrs(trial.user_attrs);
+  card.kl_divergence = trial.user_attrs.at(std::string(study::kKlDivergenceAttr)).get<double>();
+  card.refusals = attr_integer(trial, study::kRefusalsAttr);
+  card.base_refusals = attr_integer(trial, study::kBaseRefusalsAttr);
+  card.n_bad_prompts = attr_integer(trial, study::kNBadPromptsAttr);
+  if (fs::exists(model_path / kCardFile)) card.original_card = formats::read_text_file(model_path / kCardFile);
+  return card;
 }
 
 }  // namespace
@@ -48,36 +65,12 @@ LayerEdits layer_edits(const dist::StoredStudy& study, const config::AblationPar
           method::layer_weights(params.attn_o_proj, n_layers), method::layer_weights(params.mlp_down_proj, n_layers)};
 }
 
-ModelCard trial_card(const dist::StoredStudy& study, const study::Trial& trial, const ExportOptions& options) {
-  const fs::path model_path = study.job.resolve_input(study.job.model);
-  ModelCard card;
-  card.original_model = model_path.filename().string();
-  card.tool_version = ABL_VERSION;
-  card.job_yaml = options.job_path ? read_text(*options.job_path) : config::job_to_json(study.job).dump(2);
-  card.params = study::ablation_params_from_user_attrs(trial.user_attrs);
-  card.kl_divergence = trial.user_attrs.at(std::string(study::kKlDivergenceAttr)).get<double>();
-  card.refusals = attr_integer(trial, study::kRefusalsAttr);
-  card.base_refusals = attr_integer(trial, study::kBaseRefusalsAttr);
-  card.n_bad_prompts = attr_integer(trial, study::kNBadPromptsAttr);
-  if (fs::exists(model_path / kCardFile)) card.original_card = read_text(model_path / kCardFile);
-  return card;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  ABL_CHECK(in, IoError, "{}: cannot open", path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 void write_text(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
   out.close();
   ABL_CHECK(out.good(), IoError, "{}: cannot write (disk full?)", path.string());
 }
-
 
 StagedFolder::StagedFolder(fs::path final_path, bool force) : final_(std::move(final_path)) {
   const fs::path parent = final_.has_parent_path() ? final_.parent_path() : fs::path(".");
@@ -108,6 +101,15 @@ void StagedFolder::commit() {
     ABL_CHECK(!ec, IoError, "{}: cannot rename {} into place: {}", final_.string(), staging_.string(), ec.message());
   }
   committed_ = true;
+}
+
+void finish_export(StagedFolder& folder, const dist::StoredStudy& study, const study::Trial& trial,
+                   const ExportOptions& options, const nlohmann::json& extra) {
+  write_text(folder.path() / kCardFile, format_model_card(trial_card(study, trial, options)));
+  nlohmann::json record = export_record(study, trial, options);
+  record.update(extra);
+  write_text(folder.path() / kRecordFile, record.dump(2) + "\n");
+  folder.commit();
 }
 
 }  // namespace abliterate::exporter::detail

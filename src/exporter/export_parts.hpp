@@ -44,12 +44,16 @@ struct LayerEdits {
 };
 LayerEdits layer_edits(const dist::StoredStudy& study, const config::AblationParams& params, int64_t n_layers);
 
-// The model card of `trial` (the job as YAML: the --job file, else the settings).
-ModelCard trial_card(const dist::StoredStudy& study, const study::Trial& trial, const ExportOptions& options);
 
-std::string read_text(const std::filesystem::path& path);
 // Throws IoError naming `path` when the write fails (a full disk).
 void write_text(const std::filesystem::path& path, const std::string& text);
+
+class StagedFolder;
+// The end of every export: the card (README.md) and abliterate.json (the
+// record, with `extra` keys naming the kind of export) written into `folder`,
+// which then goes in place.
+void finish_export(StagedFolder& folder, const dist::StoredStudy& study, const study::Trial& trial,
+                   const ExportOptions& options, const nlohmann::json& extra = nlohmann::json::object());
 
 // The export's folder while it is written: beside the final one, removed
 // unless commit() renamed it into place.

@@ -128,12 +128,7 @@ ExportSummary export_gguf_file(const dist::StoredStudy& study, const study::Tria
   writer.finish();
   fmt::print("* Wrote {} ({:.2f} GB, {})\n", file_name, static_cast<double>(summary.weight_bytes) / 1e9, written.name);
 
-  detail::write_text(folder.path() / detail::kCardFile,
-                     format_model_card(detail::trial_card(study, trial, options)));
-  nlohmann::json record = export_record(study, trial, options);
-  record["gguf"] = written.name;
-  detail::write_text(folder.path() / detail::kRecordFile, record.dump(2) + "\n");
-  folder.commit();
+  detail::finish_export(folder, study, trial, options, {{"gguf", written.name}});
   return summary;
 }
 

@@ -26,8 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using detail::ablated_matrix_of;
 using detail::AblatedMatrix;
-using detail::kCardFile;
-using detail::kRecordFile;
 using detail::LayerEdits;
 using detail::OutputTensor;
 using detail::StagedFolder;
@@ -127,9 +125,7 @@ ExportSummary export_hf_folder(const dist::StoredStudy& study, const study::Tria
   }
   input.write_side_files(folder.path());
 
-  write_text(folder.path() / kCardFile, format_model_card(detail::trial_card(study, trial, options)));
-  write_text(folder.path() / kRecordFile, export_record(study, trial, options).dump(2) + "\n");
-  folder.commit();
+  detail::finish_export(folder, study, trial, options);
   return summary;
 }
 

@@ -123,12 +123,7 @@ LoraExportSummary export_lora_adapter(const dist::StoredStudy& study, const stud
   detail::StagedFolder folder(options.out, options.force);
   formats::write_safetensors(folder.path() / model::kAdapterWeightsFile, tensors);
   detail::write_text(folder.path() / model::kAdapterConfigFile, adapter_config(model_path, rank).dump(2) + "\n");
-  detail::write_text(folder.path() / detail::kCardFile, format_model_card(detail::trial_card(study, trial, options)));
-  nlohmann::json record = export_record(study, trial, options);
-  record["export"] = "adapter";
-  record["adapter_full_rank"] = full_rank;
-  detail::write_text(folder.path() / detail::kRecordFile, record.dump(2) + "\n");
-  folder.commit();
+  detail::finish_export(folder, study, trial, options, {{"export", "adapter"}, {"adapter_full_rank", full_rank}});
   return summary;
 }
 
