@@ -15,8 +15,8 @@
 #include "abliterate/cli/commands.hpp"
 #include "abliterate/common/error.hpp"
 #include "abliterate/config/job.hpp"
-#include "abliterate/dist/model_dtype.hpp"
-#include "abliterate/dist/stored_study.hpp"
+#include "abliterate/runner/model_dtype.hpp"
+#include "abliterate/runner/stored_study.hpp"
 #include "abliterate/method/ablation.hpp"
 #include "abliterate/model/model.hpp"
 #include "abliterate/model/model_config.hpp"
@@ -31,7 +31,7 @@ namespace {
 torch::Dtype parse_dtype(const std::string& name) {
   const std::optional<config::DType> dtype = config::parse_dtype(name);
   ABL_CHECK(dtype.has_value(), InputError, "--dtype: expected float32, bfloat16 or float16, got '{}'", name);
-  return dist::torch_dtype(*dtype);
+  return runner::torch_dtype(*dtype);
 }
 
 std::string trimmed(const std::string& text) {
@@ -70,7 +70,7 @@ std::string stream_reply(const model::Model& model, const std::vector<chat::Chat
 // The trials of a study (--store), applied to the loaded model one at a time.
 class TrialSwitch {
  public:
-  TrialSwitch(const dist::StoredStudy& study, const model::Model& model) : study_(study), model_(model) {}
+  TrialSwitch(const runner::StoredStudy& study, const model::Model& model) : study_(study), model_(model) {}
 
   // Applies trial `number`, or the original model for nullopt. Throws
   // InputError for a trial the study does not have.
@@ -80,7 +80,7 @@ class TrialSwitch {
       number_.reset();
       return;
     }
-    const config::AblationParams params = dist::stored_trial_params(study_, *number);
+    const config::AblationParams params = runner::stored_trial_params(study_, *number);
     hook_.emplace(model_, study_.preparation.directions, params, study_.job.row_normalization);
     number_ = number;
   }
@@ -91,7 +91,7 @@ class TrialSwitch {
   }
 
  private:
-  const dist::StoredStudy& study_;
+  const runner::StoredStudy& study_;
   const model::Model& model_;
   std::optional<method::AblationHook> hook_;
   std::optional<int64_t> number_;
@@ -107,7 +107,7 @@ std::optional<int64_t> parse_trial_command(const std::string& argument) {
 }
 
 // The study of --store (nullopt without it), after checking that the options fit together.
-std::optional<dist::StoredStudy> open_study_of(const ChatArgs& args) {
+std::optional<runner::StoredStudy> open_study_of(const ChatArgs& args) {
   if (!args.store) {
     ABL_CHECK(!args.model_path.empty(), InputError, "chat: give a MODEL, or a study's --store");
     ABL_CHECK(!args.trial && !args.job && !args.study_name, InputError,
@@ -118,7 +118,7 @@ std::optional<dist::StoredStudy> open_study_of(const ChatArgs& args) {
             "chat: give a MODEL or --store, not both (--store talks to the study's own model)");
   ABL_CHECK(args.adapter.empty(), InputError,
             "chat: --adapter does not go with --store (the study's adapter, if any, is applied)");
-  return dist::open_stored_study(*args.store, args.job, args.study_name);
+  return runner::open_stored_study(*args.store, args.job, args.study_name);
 }
 
 }  // namespace
@@ -126,7 +126,7 @@ std::optional<dist::StoredStudy> open_study_of(const ChatArgs& args) {
 int chat_command(const ChatArgs& args) {
   ABL_CHECK(args.max_new_tokens > 0, InputError, "--max-new-tokens: expected a positive number, got {}",
             args.max_new_tokens);
-  const std::optional<dist::StoredStudy> study = open_study_of(args);
+  const std::optional<runner::StoredStudy> study = open_study_of(args);
   std::string model_path = args.model_path;
   model::LoadOptions options;
   options.dtype = parse_dtype(args.dtype);

@@ -2,7 +2,7 @@
 #include "abliterate/cli/commands.hpp"
 #include "abliterate/common/error.hpp"
 #include "abliterate/config/job_loader.hpp"
-#include "abliterate/dist/model_evaluation.hpp"
+#include "abliterate/runner/model_evaluation.hpp"
 
 namespace abliterate::cli {
 
@@ -23,7 +23,7 @@ int evaluate_command(const EvaluateArgs& args) {
               args.job_path);
     other = job.resolve_input(job.model);
   }
-  dist::evaluate_model(job, other, args.adapter ? std::filesystem::absolute(*args.adapter) : std::filesystem::path());
+  runner::evaluate_model(job, other, args.adapter ? std::filesystem::absolute(*args.adapter) : std::filesystem::path());
   return 0;
 }
 

@@ -4,7 +4,7 @@
 
 #include "abliterate/cli/commands.hpp"
 #include "abliterate/common/error.hpp"
-#include "abliterate/dist/stored_study.hpp"
+#include "abliterate/runner/stored_study.hpp"
 #include "abliterate/exporter/gguf_export.hpp"
 #include "abliterate/exporter/hf_export.hpp"
 #include "abliterate/exporter/lora_export.hpp"
@@ -67,7 +67,7 @@ int export_command(const ExportArgs& given) {
             "--gguf: expected F32, F16, BF16 or Q8_0, got '{}'", given.gguf.value_or(""));
   const ExportArgs args = given.from ? args_from_record(given) : given;
 
-  const dist::StoredStudy study = dist::open_stored_study(args.store_path, args.job, args.study_name);
+  const runner::StoredStudy study = runner::open_stored_study(args.store_path, args.job, args.study_name);
   if (given.from) {
     const nlohmann::json record = nlohmann::json::parse(std::ifstream(*given.from));
     ABL_CHECK(record.value("inputs_fingerprint", "") == study.fingerprint, InputError,

@@ -2,14 +2,14 @@
 
 #include "abliterate/cli/commands.hpp"
 #include "abliterate/config/job_loader.hpp"
-#include "abliterate/dist/study_inputs.hpp"
+#include "abliterate/runner/study_inputs.hpp"
 #include "abliterate/model/lora_adapter.hpp"
 
 namespace abliterate::cli {
 
 int validate_command(const std::string& job_path) {
   const config::Job job = config::load_job(job_path);
-  const dist::StudyInputs inputs = dist::load_study_inputs(job);
+  const runner::StudyInputs inputs = runner::load_study_inputs(job);
   std::string adapter;
   if (job.adapter) {
     // The adapter's own checks (config, keys, ranks); its fit to the model is checked when the model loads.

@@ -262,6 +262,8 @@ Job typed_job(const json& document, const std::filesystem::path& source_path) {
   }
   if (const json* v = find(JobKey::study_name)) job.study_name = v->get<std::string>();
   if (const json* v = find(JobKey::seed)) job.seed = v->get<uint64_t>();
+  if (const json* v = find(JobKey::grace_period)) job.grace_period = v->get<double>();
+  if (const json* v = find(JobKey::worker_timeout)) job.worker_timeout = v->get<double>();
   if (const json* v = find(JobKey::study_checkpoint_dir)) job.study_checkpoint_dir = v->get<std::string>();
   if (const json* v = find(JobKey::enqueue_trials)) {
     job.enqueue_trials = read_enqueue_trials(*v, file_label(source_path));
@@ -351,6 +353,8 @@ json job_to_json(const Job& job) {
   out[key_name(JobKey::sampler)] = to_string(job.sampler);
   out[key_name(JobKey::study_name)] = job.study_name;
   out[key_name(JobKey::seed)] = job.seed;
+  out[key_name(JobKey::grace_period)] = job.grace_period;
+  out[key_name(JobKey::worker_timeout)] = job.worker_timeout;
   out[key_name(JobKey::study_checkpoint_dir)] = job.study_checkpoint_dir;
   out[key_name(JobKey::enqueue_trials)] = enqueue_trials_to_json(job.enqueue_trials);
 

@@ -4,7 +4,7 @@
 
 #include "abliterate/chat/gguf_chat_template.hpp"
 #include "abliterate/common/error.hpp"
-#include "abliterate/dist/model_dtype.hpp"
+#include "abliterate/runner/model_dtype.hpp"
 #include "abliterate/formats/hf_folder.hpp"
 #include "abliterate/formats/safetensors_reader.hpp"
 #include "abliterate/model/gguf_model_config.hpp"
@@ -51,7 +51,7 @@ ExportInput::ExportInput(const fs::path& model_path, const std::optional<fs::pat
     for (const std::string& name : hf_->unused_names()) {  // every tensor: none is taken yet
       const formats::SafetensorsTensorInfo& info = hf_->info_of(name);
       tensors_.push_back(output_tensor(name, info.shape,
-                                       dtype ? dist::torch_dtype(*dtype) : formats::to_torch_dtype(info.dtype)));
+                                       dtype ? runner::torch_dtype(*dtype) : formats::to_torch_dtype(info.dtype)));
     }
   } else {
     gguf_.emplace(model::GgufCheckpoint::open(model_path));
@@ -62,7 +62,7 @@ ExportInput::ExportInput(const fs::path& model_path, const std::optional<fs::pat
     for (const std::string& name : gguf_->unused_names()) {
       const std::string* gguf_name = gguf_->gguf_name_of(name);
       if (gguf_name == nullptr) continue;  // rope_freqs and the like: HF computes them from the config
-      tensors_.push_back(output_tensor(name, gguf_->reader().tensor_info(*gguf_name).shape, dist::torch_dtype(written)));
+      tensors_.push_back(output_tensor(name, gguf_->reader().tensor_info(*gguf_name).shape, runner::torch_dtype(written)));
     }
   }
   if (adapter_path) {

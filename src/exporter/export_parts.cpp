@@ -26,7 +26,7 @@ int64_t attr_integer(const study::Trial& trial, std::string_view key) {
 }
 
 // The model card of `trial` (the job as YAML: the --job file, else the settings).
-ModelCard trial_card(const dist::StoredStudy& study, const study::Trial& trial, const ExportOptions& options) {
+ModelCard trial_card(const runner::StoredStudy& study, const study::Trial& trial, const ExportOptions& options) {
   const fs::path model_path = study.job.resolve_input(study.job.model);
   ModelCard card;
   card.original_model = model_path.filename().string();
@@ -60,7 +60,7 @@ std::optional<AblatedMatrix> ablated_matrix_of(const std::string& name) {
   return std::nullopt;
 }
 
-LayerEdits layer_edits(const dist::StoredStudy& study, const config::AblationParams& params, int64_t n_layers) {
+LayerEdits layer_edits(const runner::StoredStudy& study, const config::AblationParams& params, int64_t n_layers) {
   return {method::layer_directions(study.preparation.directions, params.direction_index),
           method::layer_weights(params.attn_o_proj, n_layers), method::layer_weights(params.mlp_down_proj, n_layers)};
 }
@@ -103,7 +103,7 @@ void StagedFolder::commit() {
   committed_ = true;
 }
 
-void finish_export(StagedFolder& folder, const dist::StoredStudy& study, const study::Trial& trial,
+void finish_export(StagedFolder& folder, const runner::StoredStudy& study, const study::Trial& trial,
                    const ExportOptions& options, const nlohmann::json& extra) {
   write_text(folder.path() / kCardFile, format_model_card(trial_card(study, trial, options)));
   nlohmann::json record = export_record(study, trial, options);

@@ -12,7 +12,7 @@
 #include <torch/torch.h>
 
 #include "abliterate/config/ablation_params.hpp"
-#include "abliterate/dist/stored_study.hpp"
+#include "abliterate/runner/stored_study.hpp"
 #include "abliterate/exporter/hf_export.hpp"
 #include "abliterate/exporter/model_card.hpp"
 #include "abliterate/study/trial.hpp"
@@ -42,7 +42,7 @@ struct LayerEdits {
     return (matrix.is_attention ? attention_weights : mlp_weights).at(static_cast<size_t>(matrix.layer));
   }
 };
-LayerEdits layer_edits(const dist::StoredStudy& study, const config::AblationParams& params, int64_t n_layers);
+LayerEdits layer_edits(const runner::StoredStudy& study, const config::AblationParams& params, int64_t n_layers);
 
 
 // Throws IoError naming `path` when the write fails (a full disk).
@@ -52,7 +52,7 @@ class StagedFolder;
 // The end of every export: the card (README.md) and abliterate.json (the
 // record, with `extra` keys naming the kind of export) written into `folder`,
 // which then goes in place.
-void finish_export(StagedFolder& folder, const dist::StoredStudy& study, const study::Trial& trial,
+void finish_export(StagedFolder& folder, const runner::StoredStudy& study, const study::Trial& trial,
                    const ExportOptions& options, const nlohmann::json& extra = nlohmann::json::object());
 
 // The export's folder while it is written: beside the final one, removed

@@ -70,7 +70,7 @@ std::optional<formats::GgmlType> parse_gguf_export_type(const std::string& text)
   return std::nullopt;
 }
 
-ExportSummary export_gguf_file(const dist::StoredStudy& study, const study::Trial& trial, const ExportOptions& options,
+ExportSummary export_gguf_file(const runner::StoredStudy& study, const study::Trial& trial, const ExportOptions& options,
                                formats::GgmlType type) {
   const GgufExportType& written = export_type_of(type);
   const fs::path model_path = study.job.resolve_input(study.job.model);

@@ -56,7 +56,7 @@ std::string gigabytes(uint64_t bytes) { return fmt::format("{:.2f} GB", static_c
 
 }  // namespace
 
-nlohmann::json export_record(const dist::StoredStudy& study, const study::Trial& trial, const ExportOptions& options) {
+nlohmann::json export_record(const runner::StoredStudy& study, const study::Trial& trial, const ExportOptions& options) {
   nlohmann::json record;
   record["abliterate_version"] = ABL_VERSION;
   record["store"] = study.store_path.string();
@@ -76,7 +76,7 @@ nlohmann::json export_record(const dist::StoredStudy& study, const study::Trial&
   return record;
 }
 
-ExportSummary export_hf_folder(const dist::StoredStudy& study, const study::Trial& trial,
+ExportSummary export_hf_folder(const runner::StoredStudy& study, const study::Trial& trial,
                                const ExportOptions& options) {
   const config::AblationParams params = study::ablation_params_from_user_attrs(trial.user_attrs);
   std::optional<fs::path> adapter_path;

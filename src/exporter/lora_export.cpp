@@ -72,7 +72,7 @@ nlohmann::json adapter_config(const fs::path& model_path, int64_t rank) {
 
 }  // namespace
 
-LoraExportSummary export_lora_adapter(const dist::StoredStudy& study, const study::Trial& trial,
+LoraExportSummary export_lora_adapter(const runner::StoredStudy& study, const study::Trial& trial,
                                       const ExportOptions& options, int64_t full_rank) {
   const fs::path model_path = study.job.resolve_input(study.job.model);
   ABL_CHECK(fs::is_directory(model_path), InputError,

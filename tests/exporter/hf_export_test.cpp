@@ -58,8 +58,8 @@ config::AblationParams trial_params() {
 }
 
 // A study as open_stored_study would give it, without a store or cache.
-dist::StoredStudy tiny_study(config::RowNormalization mode, const model::Model& model) {
-  dist::StoredStudy study;
+runner::StoredStudy tiny_study(config::RowNormalization mode, const model::Model& model) {
+  runner::StoredStudy study;
   study.store_path = "tiny.db";
   study.study_name = "tiny";
   study.job.model = tiny_model_folder().string();
@@ -107,7 +107,7 @@ nlohmann::json read_fixture(const std::string& name) {
 // A model, a study of it, a trial and the hook that applies the trial as the run did.
 struct HookedTrial {
   std::unique_ptr<model::Model> original;
-  dist::StoredStudy study;
+  runner::StoredStudy study;
   study::Trial trial;
   std::unique_ptr<method::AblationHook> hook;
 };

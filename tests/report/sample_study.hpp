@@ -1,5 +1,5 @@
 // A real SQLite store with one study written the way the trial loop writes
-// it (src/dist/trial_loop.cpp): RUNNING rows with Heretic's decoded
+// it (src/runner/trial_loop.cpp): RUNNING rows with Heretic's decoded
 // parameters, then COMPLETE with the measured user attrs, or FAIL.
 #pragma once
 

@@ -131,6 +131,11 @@ struct Job {
   SamplerKind sampler = SamplerKind::tpe;
   std::string study_name = "heretic";
   uint64_t seed = 0;  // seeds the sampler; stored with the study
+  // Seconds the trials in flight get after a stop signal before they are
+  // recorded interrupted (Slurm's preemption warning, issue 12).
+  double grace_period = 60.0;
+  // Seconds a worker may take on one trial before it is taken as hung.
+  double worker_timeout = 3600.0;
   // Heretic's journal folder; accepted, no effect: the study lives in `store`.
   std::string study_checkpoint_dir = "checkpoints";
   // Parameters to run before any sampled trial (Optuna's enqueue_trial), in

@@ -43,6 +43,8 @@ enum class JobKey {
   sampler,
   study_name,
   seed,
+  grace_period,
+  worker_timeout,
   study_checkpoint_dir,
   enqueue_trials,
   refusal_markers,
@@ -56,7 +58,7 @@ enum class JobKey {
   output,
 };
 
-inline constexpr std::array<const char*, 43> kJobKeyNames = {
+inline constexpr std::array<const char*, 45> kJobKeyNames = {
     "model",
     "adapter",
     "evaluate_model",
@@ -89,6 +91,8 @@ inline constexpr std::array<const char*, 43> kJobKeyNames = {
     "sampler",
     "study_name",
     "seed",
+    "grace_period",
+    "worker_timeout",
     "study_checkpoint_dir",
     "enqueue_trials",
     "refusal_markers",

@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "abliterate/dist/stored_study.hpp"
+#include "abliterate/runner/stored_study.hpp"
 #include "abliterate/exporter/hf_export.hpp"
 #include "abliterate/formats/ggml_types.hpp"
 #include "abliterate/study/trial.hpp"
@@ -24,7 +24,7 @@ std::optional<formats::GgmlType> parse_gguf_export_type(const std::string& text)
 // abliterate.json, under a temporary folder name as export_hf_folder does.
 // Throws InputError when the study's model is not a GGUF file (the metadata
 // is copied from it).
-ExportSummary export_gguf_file(const dist::StoredStudy& study, const study::Trial& trial, const ExportOptions& options,
+ExportSummary export_gguf_file(const runner::StoredStudy& study, const study::Trial& trial, const ExportOptions& options,
                                formats::GgmlType type);
 
 }  // namespace abliterate::exporter

@@ -1,5 +1,5 @@
 // Module exporter: a trial taken away: the HF model folder with the ablation in its weights, and its card.
-// Must not know: MPI or the sampler; it reads a stored study (dist::StoredStudy) and writes files.
+// Must not know: MPI or the sampler; it reads a stored study (runner::StoredStudy) and writes files.
 //
 // `abliterate export`: a study's trial written as a Hugging Face model folder
 // that transformers loads with AutoModelForCausalLM.from_pretrained: the
@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abliterate/config/job.hpp"
-#include "abliterate/dist/stored_study.hpp"
+#include "abliterate/runner/stored_study.hpp"
 #include "abliterate/study/trial.hpp"
 
 namespace abliterate::exporter {
@@ -46,12 +46,12 @@ struct ExportSummary {
 // fills up, a missing file) leaves no folder behind. Prints progress per shard.
 // Throws InputError (an existing folder without force), IoError or FormatError
 // naming the file (a GGUF vocabulary that has no tokenizer.json form yet).
-ExportSummary export_hf_folder(const dist::StoredStudy& study, const study::Trial& trial,
+ExportSummary export_hf_folder(const runner::StoredStudy& study, const study::Trial& trial,
                                const ExportOptions& options);
 
 // abliterate.json's record of an export: the store, study and trial, the job
 // file and settings, the trial's parameters and results, the fingerprint of
 // the inputs and the tool's version.
-nlohmann::json export_record(const dist::StoredStudy& study, const study::Trial& trial, const ExportOptions& options);
+nlohmann::json export_record(const runner::StoredStudy& study, const study::Trial& trial, const ExportOptions& options);
 
 }  // namespace abliterate::exporter

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "abliterate/dist/stored_study.hpp"
+#include "abliterate/runner/stored_study.hpp"
 #include "abliterate/exporter/hf_export.hpp"
 #include "abliterate/study/trial.hpp"
 
@@ -27,7 +27,7 @@ struct LoraExportSummary {
 // default: the job's full_normalization_lora_rank, Heretic's 3). Throws
 // InputError for a GGUF model or a job with an adapter of its own (the update
 // is relative to the original model's weights).
-LoraExportSummary export_lora_adapter(const dist::StoredStudy& study, const study::Trial& trial,
+LoraExportSummary export_lora_adapter(const runner::StoredStudy& study, const study::Trial& trial,
                                       const ExportOptions& options, int64_t full_rank);
 
 }  // namespace abliterate::exporter

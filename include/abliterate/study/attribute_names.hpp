@@ -15,7 +15,7 @@ namespace abliterate::study {
 // ---- Trial user attrs: Heretic's (method spec §7.3) ----
 
 // Heretic's 1-based run counter of the trial; written by the trial loop
-// (src/dist/trial_loop.cpp) when it dispatches the trial, read back by it for
+// (src/runner/trial_loop.cpp) when it dispatches the trial, read back by it for
 // its progress lines.
 inline constexpr std::string_view kIndexAttr = "index";
 // The trial's direction index (number, or null for the "per layer" scope);
@@ -43,6 +43,12 @@ inline constexpr std::string_view kNBadPromptsAttr = "n_bad_prompts";
 // fail_running_trials, read by the coordinator (to re-run "interrupted"
 // trials) and the status report.
 inline constexpr std::string_view kFailReasonAttr = "fail_reason";
+
+// The fail reasons of trials that did not fail by themselves, and whose
+// parameters the next run therefore runs again first: the run died or was
+// stopped with the trial in flight, or its worker went silent (issue 12).
+inline constexpr std::string_view kInterruptedReason = "interrupted";
+inline constexpr std::string_view kWorkerTimeoutReason = "worker timeout";
 
 // ---- Trial system attrs: Optuna's (spec/optuna-compat.md §3.5, §4.3) ----
 

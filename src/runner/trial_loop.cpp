@@ -1,0 +1,329 @@
+#include "abliterate/runner/trial_loop.hpp"
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "abliterate/common/duration.hpp"
+#include "abliterate/common/error.hpp"
+#include "abliterate/config/ablation_params.hpp"
+#include "abliterate/runner/response_log.hpp"
+#include "abliterate/runner/shutdown.hpp"
+#include "abliterate/study/attribute_names.hpp"
+#include "abliterate/study/objectives.hpp"
+#include "abliterate/study/random_sampler.hpp"
+#include "abliterate/study/tpe_history.hpp"
+#include "abliterate/study/tpe_sampler.hpp"
+
+namespace abliterate::runner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Heretic's TPESampler(n_ei_candidates=128, multivariate=True) (method spec §7.1).
+constexpr int64_t kHereticEiCandidates = 128;
+
+// Heretic's "* Parameters:" block (method spec §7.3), values .2f.
+void print_parameters(const config::AblationParams& params) {
+  fmt::print("* Parameters:\n");
+  if (params.direction_index) {
+    fmt::print("  * direction_index = {:.2f}\n", *params.direction_index);
+  } else {
+    fmt::print("  * direction_index = per layer\n");
+  }
+  for (const auto& [name, member] : config::kNamedComponents) {
+    const config::ComponentParams& c = params.*member;
+    fmt::print("  * {}.max_weight = {:.2f}\n", name, c.max_weight);
+    fmt::print("  * {}.max_weight_position = {:.2f}\n", name, c.max_weight_position);
+    fmt::print("  * {}.min_weight = {:.2f}\n", name, c.min_weight);
+    fmt::print("  * {}.min_weight_distance = {:.2f}\n", name, c.min_weight_distance);
+  }
+}
+
+class TrialLoop {
+ public:
+  TrialLoop(const TrialLoopInputs& in, mpi::WorkerPool& pool)
+      : in_(in), pool_(pool), requeued_(in.requeued.begin(), in.requeued.end()),
+        requeued_system_attrs_(in.requeued_system_attrs.begin(), in.requeued_system_attrs.end()) {
+    ABL_ASSERT(requeued_.size() == requeued_system_attrs_.size(), "{} requeued trials but {} system attr sets",
+               requeued_.size(), requeued_system_attrs_.size());
+    for (const study::ParamSpec& spec : in_.space) distributions_.emplace_back(spec.name, spec.distribution);
+    // The sampler keeps no state in the store (spec/optuna-compat.md §2): on
+    // resume, advance its streams past the trials already drawn so a resumed
+    // study does not repeat the first run's samples.
+    const std::vector<study::Trial> trials = in_.store.load_trials(in_.study_id);
+    init_sampler(trials.size());
+    for (const study::Trial& t : trials) n_complete_ += t.state == study::TrialState::COMPLETE ? 1 : 0;
+    n_complete_at_start_ = n_complete_;
+  }
+
+  RunOutcome run() {
+    for (int worker_idx = 0; worker_idx < pool_.n_workers(); ++worker_idx) {
+      if (!dispatch(worker_idx)) break;
+    }
+    while (!in_flight_.empty()) {
+      notice_stop_signal();
+      std::optional<std::pair<int, mpi::Message>> received = pool_.receive_any_for(time_to_next_check());
+      if (!received) {
+        if (grace_is_over()) return give_up_in_flight();
+        time_out_silent_workers();
+        continue;
+      }
+      auto& [worker_idx, reply] = *received;
+      const auto it = in_flight_.find(worker_idx);
+      ABL_CHECK(it != in_flight_.end(), FormatError, "{} sent {} but has no trial in flight",
+                pool_.worker_name(worker_idx), to_string(reply.type));
+      const study::Trial trial = it->second.trial;
+      in_flight_.erase(it);
+      if (reply.type == mpi::MessageType::trial_result) {
+        record_result(worker_idx, trial, reply);
+      } else if (reply.type == mpi::MessageType::failure) {
+        fail(worker_idx, trial, mpi::failure_kind(reply), reply.meta.value("reason", "unknown error"));
+      } else {
+        throw FormatError(fmt::format("{} replied {} to a trial", pool_.worker_name(worker_idx), to_string(reply.type)));
+      }
+      dispatch(worker_idx);
+    }
+    if (!hung_workers_.empty()) {
+      fmt::print("\nStopped: {} sent nothing for {} (worker_timeout); {} recorded FAIL ({}) and will run again "
+                 "first. Open MPI cannot drop a rank, so the run ends here; run the same command to resume.\n",
+                 fmt::join(hung_workers_, ", "), format_duration(in_.job.worker_timeout),
+                 hung_workers_.size() == 1 ? "its trial is" : "their trials are", study::kWorkerTimeoutReason);
+      return RunOutcome{.end = RunEnd::worker_timed_out, .workers_abandoned = true};
+    }
+    if (shutdown_requested()) {
+      fmt::print("Stopped by signal {} after finishing the trials in flight; run the same command to resume.\n",
+                 shutdown_signal());
+      return RunOutcome{.end = RunEnd::interrupted};
+    }
+    return RunOutcome{.end = RunEnd::finished};
+  }
+
+ private:
+  // The seed stored with the study, or the job's, stored now (first run).
+  uint32_t study_seed() {
+    const nlohmann::json attrs = in_.store.study_system_attrs(in_.study_id);
+    if (attrs.contains(study::kSamplerSeedAttr) && attrs.at(study::kSamplerSeedAttr).is_number_integer()) {
+      const auto stored = attrs.at(study::kSamplerSeedAttr).get<int64_t>();
+      ABL_CHECK(stored >= 0 && stored <= int64_t{UINT32_MAX}, FormatError,
+                "{}: study system attr {} = {} is not a 32-bit seed", in_.store.path().string(),
+                study::kSamplerSeedAttr, stored);
+      if (static_cast<uint64_t>(stored) != in_.job.seed) {
+        fmt::print("Resuming with the study's sampler seed {} (the job says {}).\n", stored, in_.job.seed);
+      }
+      return static_cast<uint32_t>(stored);
+    }
+    in_.store.set_study_system_attr(in_.study_id, std::string(study::kSamplerSeedAttr), in_.job.seed);
+    return static_cast<uint32_t>(in_.job.seed);
+  }
+
+  // TPE as Heretic configures it (method spec §7.1) with Optuna 5.0's
+  // semantics; the constant liar only matters when trials overlap.
+  void init_sampler(size_t n_existing_trials) {
+    const uint32_t seed = study_seed();
+    if (in_.job.sampler == config::SamplerKind::random) {
+      random_sampler_.emplace(seed);
+      for (size_t i = 0; i < n_existing_trials; ++i) random_sampler_->sample(in_.space);
+      return;
+    }
+    study::TpeOptions options;
+    options.n_startup_trials = in_.job.n_startup_trials;
+    options.n_ei_candidates = kHereticEiCandidates;
+    options.multivariate = true;
+    options.constant_liar = pool_.n_workers() > 1;
+    tpe_sampler_.emplace(options, seed);
+    tpe_sampler_->skip_trials(in_.space, static_cast<int64_t>(n_existing_trials));
+    directions_ = in_.store.study_directions(in_.study_id);
+  }
+
+  // The next trial's parameters; TPE reads the COMPLETE and RUNNING trials
+  // from the store (the new trial is not written yet).
+  study::ParamValues propose() {
+    if (random_sampler_) return random_sampler_->sample(in_.space);
+    const std::vector<study::TpeTrial> history =
+        study::tpe_history(in_.store.load_trials(in_.study_id), in_.space, {});
+    return tpe_sampler_->sample(in_.space, history, directions_, /*trial_number=*/-1);
+  }
+
+  // The first time the loop sees a stop signal: no new trial from here on,
+  // and the grace period starts.
+  void notice_stop_signal() {
+    if (stop_seen_at_ || !shutdown_requested()) return;
+    stop_seen_at_ = Clock::now();
+    fmt::print("\nStop signal {}: no new trials; waiting up to {} (grace_period) for the {} trial(s) in flight.\n",
+               shutdown_signal(), format_duration(in_.job.grace_period), in_flight_.size());
+  }
+
+  bool grace_is_over() const {
+    return stop_seen_at_ && Clock::now() >= *stop_seen_at_ + seconds(in_.job.grace_period);
+  }
+
+  // How long to wait for a reply before looking again: until the next
+  // deadline (a worker's timeout, the grace period's end), and at most a
+  // fifth of a second, so that a signal is noticed promptly.
+  std::chrono::milliseconds time_to_next_check() const {
+    Clock::time_point next = Clock::now() + std::chrono::milliseconds(200);
+    for (const auto& [worker_idx, flight] : in_flight_) {
+      next = std::min(next, flight.sent_at + seconds(in_.job.worker_timeout));
+    }
+    if (stop_seen_at_) next = std::min(next, *stop_seen_at_ + seconds(in_.job.grace_period));
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()));
+  }
+
+  // A worker silent past worker_timeout is taken as hung: its trial is
+  // recorded FAIL (worker timeout), to run again first on resume, and no new
+  // trial starts; the other workers' trials finish.
+  void time_out_silent_workers() {
+    const Clock::time_point now = Clock::now();
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      const auto& [worker_idx, flight] = *it;
+      if (now < flight.sent_at + seconds(in_.job.worker_timeout)) {
+        ++it;
+        continue;
+      }
+      const std::string who = fmt::format("{} on {}", pool_.worker_name(worker_idx), pool_.worker_host(worker_idx));
+      in_.store.fail_trial(flight.trial.trial_id, std::string(study::kWorkerTimeoutReason));
+      fmt::print("\nTrial {} failed: {} sent nothing for {} (worker_timeout)\n", display_index(flight.trial), who,
+                 format_duration(in_.job.worker_timeout));
+      hung_workers_.push_back(who);
+      it = in_flight_.erase(it);
+    }
+  }
+
+  // The grace period is over: the trials still in flight are recorded FAIL
+  // (interrupted), so the next run runs them again first.
+  RunOutcome give_up_in_flight() {
+    for (const auto& [worker_idx, flight] : in_flight_) {
+      in_.store.fail_trial(flight.trial.trial_id, std::string(study::kInterruptedReason));
+      fmt::print("Trial {} on {} did not finish within the grace period: recorded FAIL ({}), it runs again first "
+                 "on resume.\n",
+                 display_index(flight.trial), pool_.worker_name(worker_idx), study::kInterruptedReason);
+    }
+    in_flight_.clear();
+    fmt::print("Stopped by signal {}; run the same command to resume.\n", shutdown_signal());
+    return RunOutcome{.end = RunEnd::interrupted, .workers_abandoned = true};
+  }
+
+  static int64_t display_index(const study::Trial& trial) {
+    return trial.user_attrs.value(study::kIndexAttr, trial.number + 1);
+  }
+
+  static Clock::duration seconds(double count) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(count));
+  }
+
+  // Sends a new trial to an idle worker; false when none is needed.
+  bool dispatch(int worker_idx) {
+    if (shutdown_requested() || !hung_workers_.empty()) return false;
+    if (n_complete_ + static_cast<int64_t>(in_flight_.size()) >= in_.n_trials) return false;
+    study::ParamValues values;
+    nlohmann::json system_attrs = nlohmann::json::object();
+    if (!requeued_.empty()) {
+      values = std::move(requeued_.front());
+      requeued_.pop_front();
+      system_attrs = std::move(requeued_system_attrs_.front());
+      requeued_system_attrs_.pop_front();
+    } else {
+      values = propose();
+    }
+    const config::AblationParams params = study::decode_params(in_.space, values);
+    nlohmann::json attrs = study::ablation_user_attrs(params);
+    const int64_t index = n_complete_ + static_cast<int64_t>(in_flight_.size()) + 1;
+    attrs[study::kIndexAttr] = index;
+    // Written RUNNING before it is sent: a crash from here on leaves a trace
+    // that the next run turns into FAIL (interrupted) and re-enqueues.
+    study::Trial trial = in_.store.create_running_trial(in_.study_id, distributions_, values, attrs, system_attrs);
+    fmt::print("\nRunning trial {} of {} (store number {}, {})...\n", index, in_.n_trials, trial.number,
+               pool_.worker_name(worker_idx));
+    print_parameters(params);
+    pool_.send(worker_idx, mpi::Message{mpi::MessageType::trial,
+                                   {{"trial_id", trial.trial_id}, {"number", trial.number}, {"values", values}},
+                                   {}});
+    in_flight_.emplace(worker_idx, InFlight{std::move(trial), Clock::now()});
+    return true;
+  }
+
+  // A failed trial is recorded FAIL with its error's kind and reason, and the
+  // study goes on: a replacement trial takes its place in the budget. A run
+  // stops only when its failures reach the budget: a broken model, not bad luck.
+  void fail(int worker_idx, const study::Trial& trial, ErrorKind kind, const std::string& reason) {
+    const std::string recorded = fmt::format("{} error: {}", to_string(kind), reason);
+    in_.store.fail_trial(trial.trial_id, recorded);
+    ++n_failed_;
+    fmt::print("\nTrial {} failed on {}: {}\n", display_index(trial),
+               pool_.worker_name(worker_idx), recorded);
+    const int64_t max_failures = std::max<int64_t>(3, in_.n_trials);
+    ABL_CHECK(n_failed_ < max_failures, InputError,
+              "{} trials failed in this run, the last on {}: {}; stopping (see `abliterate status {}`)", n_failed_,
+              pool_.worker_name(worker_idx), recorded, in_.store.path().string());
+  }
+
+  void record_result(int worker_idx, const study::Trial& trial, const mpi::Message& reply) {
+    // JSON has no NaN or inf: a non-finite KL would arrive as null. The
+    // worker's kl_divergence fails such a trial first; this guards the objective.
+    const nlohmann::json& kl_field = reply.meta.at("kl_divergence");
+    if (!kl_field.is_number() || !std::isfinite(kl_field.get<double>())) {
+      fail(worker_idx, trial, ErrorKind::numeric, fmt::format("KL divergence is not finite ({})", kl_field.dump()));
+      return;
+    }
+    const double kl = kl_field.get<double>();
+    const int64_t refusals = reply.meta.at("refusals").get<int64_t>();
+    const std::array<double, 2> values = study::objective_values(in_.job, kl, refusals, in_.refusals_baseline);
+    const nlohmann::json attrs = {{study::kKlDivergenceAttr, kl},
+                                  {study::kRefusalsAttr, refusals},
+                                  {study::kBaseRefusalsAttr, in_.refusals_baseline},
+                                  {study::kNBadPromptsAttr, in_.n_bad_evaluation_prompts}};
+    in_.store.complete_trial(trial.trial_id, {values[0], values[1]}, attrs);
+    ++n_complete_;
+    if (reply.meta.contains("texts")) {
+      fmt::print("\nResponses of trial {}:\n", display_index(trial));
+      print_responses(in_.bad_evaluation, reply.meta.at("texts").get<std::vector<std::string>>(),
+                      in_.job.refusal_markers);
+    }
+    fmt::print("\nTrial {} finished on {} in {}:\n", display_index(trial),
+               pool_.worker_name(worker_idx), format_duration(reply.meta.value("seconds", 0.0)));
+    fmt::print("  * KL divergence: {:.4f}\n", kl);
+    fmt::print("  * Refusals: {}/{}\n", refusals, in_.n_bad_evaluation_prompts);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
+    fmt::print("Elapsed time: {}\n", format_duration(elapsed));
+    const int64_t done_here = n_complete_ - n_complete_at_start_;
+    if (n_complete_ < in_.n_trials && done_here > 0) {
+      fmt::print("Estimated remaining time: {}\n",
+                 format_duration(elapsed / static_cast<double>(done_here) * static_cast<double>(in_.n_trials - n_complete_)));
+    }
+  }
+
+  const TrialLoopInputs& in_;
+  mpi::WorkerPool& pool_;
+  std::optional<study::RandomSampler> random_sampler_;  // job sampler: random
+  std::optional<study::TpeSampler> tpe_sampler_;        // job sampler: tpe
+  std::vector<study::Direction> directions_;
+  std::deque<study::ParamValues> requeued_;
+  std::deque<nlohmann::json> requeued_system_attrs_;
+  std::vector<std::pair<std::string, study::Distribution>> distributions_;
+  struct InFlight {
+    study::Trial trial;
+    Clock::time_point sent_at;
+  };
+  std::map<int, InFlight> in_flight_;  // by worker index
+  std::optional<Clock::time_point> stop_seen_at_;
+  std::vector<std::string> hung_workers_;  // "rank 2 on node7"
+  int64_t n_complete_ = 0;
+  int64_t n_complete_at_start_ = 0;
+  int64_t n_failed_ = 0;
+  Clock::time_point started_ = Clock::now();
+};
+
+}  // namespace
+
+RunOutcome run_trial_loop(const TrialLoopInputs& inputs, mpi::WorkerPool& pool) {
+  stop_between_trials();
+  return TrialLoop(inputs, pool).run();
+}
+
+}  // namespace abliterate::runner
