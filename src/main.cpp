@@ -25,9 +25,19 @@ CLI::App* add_run(CLI::App& app, cli::RunArgs& args) {
   return sub;
 }
 
+CLI::App* add_sweep(CLI::App& app, cli::SweepArgs& args) {
+  CLI::App* sub = app.add_subcommand(
+      "sweep", "Run or resume one study per model (x settings) of a sweep file; under mpirun, side by side");
+  sub->add_option("sweep", args.sweep_path, "Sweep file (YAML: base, models, settings, out_dir)")->required();
+  sub->add_option("--entry", args.entry, "Run this entry only, numbered from 0 (a Slurm job array task)");
+  return sub;
+}
+
 CLI::App* add_status(CLI::App& app, cli::StatusArgs& args) {
-  CLI::App* sub = app.add_subcommand("status", "Print a store's trials, failures and Pareto front");
-  sub->add_option("store", args.store_path, "Store file (SQLite)")->required();
+  CLI::App* sub = app.add_subcommand(
+      "status", "Print a store's trials, failures and Pareto front, or one row per study of a folder (a sweep)");
+  sub->add_option("store", args.store_path, "Store file (SQLite), or a folder of studies (a sweep's out_dir)")
+      ->required();
   sub->add_option("--study", args.study_name, "Study name (default: the only one)");
   return sub;
 }
@@ -126,6 +136,7 @@ int main(int argc, char** argv) {
   CLI::App app{"abliterate: find and ablate refusal directions with a multi-objective TPE study, on MPI"};
   app.require_subcommand(1);
   cli::RunArgs run_args;
+  cli::SweepArgs sweep_args;
   cli::StatusArgs status_args;
   cli::ReportArgs report_args;
   std::string validate_path;
@@ -135,6 +146,7 @@ int main(int argc, char** argv) {
   cli::ChatArgs chat_args;
   cli::ExportArgs export_args;
   const CLI::App* run = add_run(app, run_args);
+  const CLI::App* sweep = add_sweep(app, sweep_args);
   const CLI::App* status = add_status(app, status_args);
   const CLI::App* report = add_report(app, report_args);
   const CLI::App* validate = add_validate(app, validate_path);
@@ -147,6 +159,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (run->parsed()) return cli::run_command(run_args, &argc, &argv);
+    if (sweep->parsed()) return cli::sweep_command(sweep_args, &argc, &argv);
     if (status->parsed()) return cli::status_command(status_args);
     if (report->parsed()) return cli::report_command(report_args);
     if (validate->parsed()) return cli::validate_command(validate_path);

@@ -293,12 +293,15 @@ std::filesystem::path job_schema_path() {
 
 Job parse_job(const std::string& yaml_text, const std::filesystem::path& display_name) {
   const std::string file = file_label(display_name);
-  const json document = yaml_to_json(yaml_text, file);
-  validate_job_document(document, file);
-  return typed_job(document, display_name);
+  return job_from_document(yaml_to_json(yaml_text, file), display_name, file);
 }
 
-Job load_job(const std::filesystem::path& path) {
+Job job_from_document(const json& document, const std::filesystem::path& source_path, const std::string& label) {
+  validate_job_document(document, label);
+  return typed_job(document, source_path);
+}
+
+std::string read_job_text(const std::filesystem::path& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   ABL_CHECK(std::filesystem::exists(status), InputError, "{}: no such job file", path.string());
@@ -309,8 +312,10 @@ Job load_job(const std::filesystem::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   ABL_CHECK(!in.bad(), IoError, "{}: cannot read: {}", path.string(), std::strerror(errno));
-  return parse_job(text.str(), path);
+  return text.str();
 }
+
+Job load_job(const std::filesystem::path& path) { return parse_job(read_job_text(path), path); }
 
 json job_to_json(const Job& job) {
   json out = json::object();

@@ -93,6 +93,12 @@ std::optional<mpi::Message> Worker::handle(const mpi::Message& task) {
 }
 
 mpi::Message Worker::on_setup(const mpi::Message& task) {
+  // A sweep's worker serves one study after another: nothing of the last
+  // study's model or context may survive into the next.
+  model_.reset();
+  evaluator_.reset();
+  directions_ = torch::Tensor();
+  baseline_logprobs_ = torch::Tensor();
   job_ = std::make_unique<config::Job>(
       config::job_from_json(task.meta.at("job"), task.meta.at("job_path").get<std::string>()));
   ABL_CHECK(job_->quantization == config::Quantization::none, InputError,

@@ -24,8 +24,17 @@ struct RunArgs {
 // work; without it one in-process worker. MPI is initialized here.
 int run_command(const RunArgs& args, int* argc, char*** argv);
 
+struct SweepArgs {
+  std::string sweep_path;
+  std::optional<size_t> entry;  // --entry: this entry only (a Slurm job array task)
+};
+
+// `abliterate sweep SWEEP.yaml`: one study per entry; under mpirun the ranks
+// are split into groups that run entries side by side. MPI is initialized here.
+int sweep_command(const SweepArgs& args, int* argc, char*** argv);
+
 struct StatusArgs {
-  std::string store_path;
+  std::string store_path;  // a store, or a folder of stores (a sweep's out_dir)
   std::optional<std::string> study_name;  // default: the store's only study
 };
 

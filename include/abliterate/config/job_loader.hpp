@@ -19,6 +19,15 @@ Job load_job(const std::filesystem::path& path);
 // becomes the source_path that relative inputs resolve against.
 Job parse_job(const std::string& yaml_text, const std::filesystem::path& display_name);
 
+// A job's document (YAML already turned into JSON, keys possibly set by a
+// sweep) checked against the schema and typed; `label` names it in messages.
+Job job_from_document(const nlohmann::json& document, const std::filesystem::path& source_path,
+                      const std::string& label);
+
+// The text of a job file (or of any YAML file given as one). Throws
+// InputError for a missing file or a folder, IoError when unreadable.
+std::string read_job_text(const std::filesystem::path& path);
+
 // The job's settings as JSON, as the store keeps them (study attribute
 // `settings`) and as workers receive them.
 nlohmann::json job_to_json(const Job& job);
