@@ -55,9 +55,10 @@ class TrialLoop {
     // The sampler keeps no state in the store (spec/optuna-compat.md §2): on
     // resume, advance its streams past the trials already drawn so a resumed
     // study does not repeat the first run's samples.
-    const std::vector<study::Trial> trials = in_.store.load_trials(in_.study_id);
-    init_sampler(trials.size());
-    for (const study::Trial& t : trials) n_complete_ += t.state == study::TrialState::COMPLETE ? 1 : 0;
+    history_ = in_.store.load_trials(in_.study_id);
+    for (size_t idx = 0; idx < history_.size(); ++idx) history_index_.emplace(history_[idx].trial_id, idx);
+    init_sampler(history_.size());
+    for (const study::Trial& t : history_) n_complete_ += t.state == study::TrialState::COMPLETE ? 1 : 0;
     n_complete_at_start_ = n_complete_;
   }
 
@@ -141,11 +142,11 @@ class TrialLoop {
   }
 
   // The next trial's parameters; TPE reads the COMPLETE and RUNNING trials
-  // from the store (the new trial is not written yet).
+  // of the history (the new trial is not written yet).
   study::ParamValues propose() {
     if (random_sampler_) return random_sampler_->sample(in_.space);
     const std::vector<study::TpeTrial> history =
-        study::tpe_history(in_.store.load_trials(in_.study_id), in_.space, {});
+        study::tpe_history(history_, in_.space, {});
     return tpe_sampler_->sample(in_.space, history, directions_, /*trial_number=*/-1);
   }
 
@@ -187,7 +188,7 @@ class TrialLoop {
         continue;
       }
       const std::string who = fmt::format("{} on {}", pool_.worker_name(worker_idx), pool_.worker_host(worker_idx));
-      in_.store.fail_trial(flight.trial.trial_id, std::string(study::kWorkerTimeoutReason));
+      mark_failed(flight.trial.trial_id, std::string(study::kWorkerTimeoutReason));
       fmt::print("\nTrial {} failed: {} sent nothing for {} (worker_timeout)\n", display_index(flight.trial), who,
                  format_duration(in_.job.worker_timeout));
       hung_workers_.push_back(who);
@@ -199,7 +200,7 @@ class TrialLoop {
   // (interrupted), so the next run runs them again first.
   RunOutcome give_up_in_flight() {
     for (const auto& [worker_idx, flight] : in_flight_) {
-      in_.store.fail_trial(flight.trial.trial_id, std::string(study::kInterruptedReason));
+      mark_failed(flight.trial.trial_id, std::string(study::kInterruptedReason));
       fmt::print("Trial {} on {} did not finish within the grace period: recorded FAIL ({}), it runs again first "
                  "on resume.\n",
                  display_index(flight.trial), pool_.worker_name(worker_idx), study::kInterruptedReason);
@@ -207,6 +208,11 @@ class TrialLoop {
     in_flight_.clear();
     fmt::print("Stopped by signal {}; run the same command to resume.\n", shutdown_signal());
     return RunOutcome{.end = RunEnd::interrupted, .workers_abandoned = true};
+  }
+
+  void mark_failed(int64_t trial_id, const std::string& reason) {
+    in_.store.fail_trial(trial_id, reason);
+    history_[history_index_.at(trial_id)].state = study::TrialState::FAIL;
   }
 
   static int64_t display_index(const study::Trial& trial) {
@@ -238,6 +244,8 @@ class TrialLoop {
     // Written RUNNING before it is sent: a crash from here on leaves a trace
     // that the next run turns into FAIL (interrupted) and re-enqueues.
     study::Trial trial = in_.store.create_running_trial(in_.study_id, distributions_, values, attrs, system_attrs);
+    history_index_.emplace(trial.trial_id, history_.size());
+    history_.push_back(trial);
     fmt::print("\nRunning trial {} of {} (store number {}, {})...\n", index, in_.n_trials, trial.number,
                pool_.worker_name(worker_idx));
     print_parameters(params);
@@ -253,7 +261,7 @@ class TrialLoop {
   // stops only when its failures reach the budget: a broken model, not bad luck.
   void fail(int worker_idx, const study::Trial& trial, ErrorKind kind, const std::string& reason) {
     const std::string recorded = fmt::format("{} error: {}", to_string(kind), reason);
-    in_.store.fail_trial(trial.trial_id, recorded);
+    mark_failed(trial.trial_id, recorded);
     ++n_failed_;
     fmt::print("\nTrial {} failed on {}: {}\n", display_index(trial),
                pool_.worker_name(worker_idx), recorded);
@@ -279,6 +287,9 @@ class TrialLoop {
                                   {study::kBaseRefusalsAttr, in_.refusals_baseline},
                                   {study::kNBadPromptsAttr, in_.n_bad_evaluation_prompts}};
     in_.store.complete_trial(trial.trial_id, {values[0], values[1]}, attrs);
+    study::Trial& remembered = history_[history_index_.at(trial.trial_id)];
+    remembered.state = study::TrialState::COMPLETE;
+    remembered.values = {values[0], values[1]};
     ++n_complete_;
     if (reply.meta.contains("texts")) {
       fmt::print("\nResponses of trial {}:\n", display_index(trial));
@@ -306,6 +317,11 @@ class TrialLoop {
   std::deque<study::ParamValues> requeued_;
   std::deque<nlohmann::json> requeued_system_attrs_;
   std::vector<std::pair<std::string, study::Distribution>> distributions_;
+  // The study's trials as the store holds them, kept in step with every
+  // write of this run (the only writer: StoreRunLock), so that proposing a
+  // trial does not read the whole store back (O(trials) per trial).
+  std::vector<study::Trial> history_;
+  std::map<int64_t, size_t> history_index_;  // trial_id -> position in history_
   struct InFlight {
     study::Trial trial;
     Clock::time_point sent_at;

@@ -224,12 +224,16 @@ Trial SqliteStore::create_running_trial(int64_t study_id,
   // Optuna's compatibility rule (§3.4): each param must match the first row of
   // that name in the study, or Optuna's own writers would reject the study.
   for (const auto& [name, distribution] : distributions) {
-    Statement first(c,
-                    "SELECT p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id "
-                    "WHERE t.study_id = ? AND p.param_name = ? ORDER BY p.param_id LIMIT 1");
-    first.bind(1, study_id).bind(2, name);
-    if (!first.step()) continue;
-    const std::string stored = first.column_text(0);
+    auto known = first_distribution_json_.find({study_id, name});
+    if (known == first_distribution_json_.end()) {
+      Statement first(c,
+                      "SELECT p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id "
+                      "WHERE t.study_id = ? AND p.param_name = ? ORDER BY p.param_id LIMIT 1");
+      first.bind(1, study_id).bind(2, name);
+      if (!first.step()) continue;
+      known = first_distribution_json_.emplace(std::pair{study_id, name}, first.column_text(0)).first;
+    }
+    const std::string& stored = known->second;
     const Distribution stored_distribution =
         with_context(fmt::format("{}: parameter \"{}\"", path_.string(), name),
                      [&] { return distribution_from_json_text(stored); });

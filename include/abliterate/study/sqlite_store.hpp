@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -128,6 +129,12 @@ class SqliteStore {
   sqlite3* db_ = nullptr;  // owned; closed by the destructor
   bool is_read_only_ = false;
   StoreOptions options_;
+
+  // The distribution_json of each parameter's first row, by (study, name),
+  // as create_running_trial has read it. A first row never changes once
+  // written (Optuna deletes no trial), so reading it once per run saves a
+  // query per parameter per trial that grows with the study.
+  std::map<std::pair<int64_t, std::string>, std::string> first_distribution_json_;
 };
 
 }  // namespace abliterate::study
