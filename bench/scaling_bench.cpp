@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "abliterate/mpi/mpi_context.hpp"
+#include "abliterate/runner/protocol.hpp"
 #include "abliterate/runner/trial_loop.hpp"
 #include "abliterate/study/search_space.hpp"
 #include "abliterate/study/sqlite_store.hpp"
@@ -58,15 +59,15 @@ void run_sleeping_worker(const mpi::Communicator& comm, double sleep_seconds) {
   while (true) {
     auto [source, task] = *comm.receive(0, std::nullopt);
     if (task.type == mpi::MessageType::stop) return;
+    const runner::TrialTask trial = runner::from_message<runner::TrialTask>(task);
     std::this_thread::sleep_for(std::chrono::duration<double>(sleep_seconds));
     double kl = 0.0;
-    for (double v : task.meta.at("values").get<std::vector<double>>()) kl += std::sin(v);
-    comm.send(0, mpi::Message{mpi::MessageType::trial_result,
-                              {{"trial_id", task.meta.at("trial_id")},
-                               {"kl_divergence", std::fabs(kl)},
-                               {"refusals", static_cast<int64_t>(std::fabs(kl) * 10) % 50},
-                               {"seconds", sleep_seconds}},
-                              {}});
+    for (double v : trial.values) kl += std::sin(v);
+    comm.send(0, runner::to_message(runner::TrialResult{.trial_id = trial.trial_id,
+                                                        .kl_divergence = std::fabs(kl),
+                                                        .refusals = static_cast<int64_t>(std::fabs(kl) * 10) % 50,
+                                                        .seconds = sleep_seconds,
+                                                        .texts = {}}));
   }
 }
 

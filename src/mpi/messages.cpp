@@ -95,24 +95,9 @@ const char* to_string(MessageType type) {
     case MessageType::trial_result: return "trial_result";
     case MessageType::failure: return "failure";
     case MessageType::responses_result: return "responses_result";
+    case MessageType::context_ready: return "context_ready";
   }
   return "unknown";
-}
-
-Message failure_message(ErrorKind kind, const std::string& reason, std::optional<int64_t> trial_id) {
-  Message reply{MessageType::failure, {{"kind", to_string(kind)}, {"reason", reason}}, {}};
-  if (trial_id) reply.meta["trial_id"] = *trial_id;
-  return reply;
-}
-
-ErrorKind failure_kind(const Message& reply) {
-  const auto kind = reply.meta.find("kind");
-  if (kind == reply.meta.end() || !kind->is_string()) return ErrorKind::internal;
-  return error_kind_from_string(kind->get<std::string>()).value_or(ErrorKind::internal);
-}
-
-void rethrow_failure(const Message& reply, const std::string& context) {
-  throw_error(failure_kind(reply), fmt::format("{}: {}", context, reply.meta.value("reason", "unknown error")));
 }
 
 std::vector<uint8_t> encode_message(const Message& message) {
@@ -120,9 +105,8 @@ std::vector<uint8_t> encode_message(const Message& message) {
   w.put<uint32_t>(kMagic);
   w.put<uint32_t>(kProtocolVersion);
   w.put<uint32_t>(static_cast<uint32_t>(message.type));
-  const std::string meta = message.meta.dump();
-  w.put<uint64_t>(meta.size());
-  w.append(meta.data(), meta.size());
+  w.put<uint64_t>(message.payload.size());
+  w.append(message.payload.data(), message.payload.size());
   w.put<uint32_t>(static_cast<uint32_t>(message.tensors.size()));
   for (const torch::Tensor& tensor : message.tensors) {
     const torch::Tensor t = tensor.to(torch::kCPU).contiguous();
@@ -144,9 +128,9 @@ Message decode_message(const uint8_t* data, size_t size) {
             kProtocolVersion);
   Message message;
   message.type = static_cast<MessageType>(r.get<uint32_t>("type"));
-  const auto meta_size = r.get<uint64_t>("meta length");
-  const uint8_t* meta = r.take(meta_size, "meta");
-  message.meta = nlohmann::json::parse(meta, meta + meta_size);
+  const auto payload_size = r.get<uint64_t>("payload length");
+  const uint8_t* payload = r.take(payload_size, "payload");
+  message.payload.assign(payload, payload + payload_size);
   const auto n_tensors = r.get<uint32_t>("tensor count");
   for (uint32_t i = 0; i < n_tensors; ++i) {
     const auto dtype = torch_dtype(static_cast<WireDType>(r.get<uint8_t>("tensor dtype")));

@@ -13,6 +13,7 @@
 #include "abliterate/config/job_keys.hpp"
 #include "abliterate/config/job_loader.hpp"
 #include "abliterate/runner/preparation.hpp"
+#include "abliterate/runner/protocol.hpp"
 #include "abliterate/runner/study_inputs.hpp"
 #include "abliterate/runner/task_runner.hpp"
 #include "abliterate/runner/trial_loop.hpp"
@@ -201,8 +202,11 @@ RunOutcome run_study(const config::Job& job, const RunOptions& options, mpi::Wor
   fmt::print("Loading model {}{} on {} worker(s)...\n", job.model,
              job.adapter ? fmt::format(" with adapter {}", *job.adapter) : std::string(), pool.n_workers());
   if (job.batch_size == 0) fmt::print("Determining optimal batch size on each worker...\n");
-  const std::vector<mpi::Message> ready = broadcast(pool, setup_message(job, inputs), mpi::MessageType::ready);
-  const int64_t n_layers = ready.front().meta.at("n_layers").get<int64_t>();
+  std::vector<Ready> ready;
+  for (const mpi::Message& reply : broadcast(pool, to_message(setup_task(job, inputs)), mpi::MessageType::ready)) {
+    ready.push_back(from_message<Ready>(reply));
+  }
+  const int64_t n_layers = ready.front().n_layers;
   for (size_t worker_idx = 0; worker_idx < ready.size(); ++worker_idx) {
     print_worker_ready(pool.worker_name(static_cast<int>(worker_idx)), ready[worker_idx]);
   }

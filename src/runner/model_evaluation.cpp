@@ -1,4 +1,4 @@
-// Heretic's evaluation mode (method spec §1 step 11) on in-process workers.
+// Heretic's evaluation mode (method spec §1 step 11) on in-process replicas.
 #include "abliterate/runner/model_evaluation.hpp"
 
 #include <fmt/format.h>
@@ -9,7 +9,7 @@
 #include "abliterate/config/job_loader.hpp"
 #include "abliterate/runner/response_log.hpp"
 #include "abliterate/runner/study_inputs.hpp"
-#include "abliterate/runner/worker.hpp"
+#include "abliterate/runner/replica.hpp"
 #include "abliterate/runner/worker_setup.hpp"
 #include "abliterate/evaluate/kl_divergence.hpp"
 #include "abliterate/method/response_prefix.hpp"
@@ -17,59 +17,31 @@
 namespace abliterate::runner {
 namespace {
 
-// The worker's reply to `task`; throws the worker's failure as an Error.
-mpi::Message ask(Worker& worker, mpi::Message task, mpi::MessageType expected) {
-  std::optional<mpi::Message> reply = worker.handle(task);
-  ABL_ASSERT(reply.has_value(), "{} got no reply", to_string(task.type));
-  if (reply->type == mpi::MessageType::failure) {
-    throw_error(mpi::failure_kind(*reply), reply->meta.value("reason", std::string("unknown error")));
-  }
-  ABL_ASSERT(reply->type == expected, "{}: expected a {} reply, got {}", to_string(task.type), to_string(expected),
-             to_string(reply->type));
-  return std::move(*reply);
-}
-
-void set_up(Worker& worker, const config::Job& job, const StudyInputs& inputs) {
+void set_up(Replica& replica, const config::Job& job, const StudyInputs& inputs) {
   if (job.batch_size == 0) fmt::print("Determining optimal batch size...\n");
-  print_worker_ready("worker", ask(worker, setup_message(job, inputs), mpi::MessageType::ready));
+  print_worker_ready("worker", replica.load(setup_task(job, inputs)));
 }
 
-torch::Tensor logprobs(Worker& worker, const std::vector<data::Prompt>& prompts, const std::string& prefix) {
-  const mpi::Message reply = ask(worker,
-                            mpi::Message{mpi::MessageType::logprobs,
-                                    {{"prompts", prompts_to_json(prompts)}, {"offset", 0}, {"response_prefix", prefix}},
-                                    {}},
-                            mpi::MessageType::logprobs_result);
-  return reply.tensors.at(0);  // float32 [N, V]
+torch::Tensor logprobs(const Replica& replica, const std::vector<data::Prompt>& prompts, const std::string& prefix) {
+  return replica.first_token_logprobs(LogprobsTask{.prompts = prompts, .response_prefix = prefix}).logprobs;
 }
 
 // The refusal count; with print_responses, each prompt and response is
 // printed as Heretic does while counting (method spec §6.2), refusals marked.
-int64_t refusals(Worker& worker, const config::Job& job, const std::vector<data::Prompt>& prompts,
+int64_t refusals(const Replica& replica, const config::Job& job, const std::vector<data::Prompt>& prompts,
                  const std::string& prefix) {
-  const mpi::Message reply = ask(worker,
-                            mpi::Message{mpi::MessageType::refusals,
-                                    {{"prompts", prompts_to_json(prompts)},
-                                     {"response_prefix", prefix},
-                                     {"with_texts", job.print_responses}},
-                                    {}},
-                            mpi::MessageType::refusal_count);
-  if (job.print_responses) {
-    print_responses(prompts, reply.meta.at("texts").get<std::vector<std::string>>(), job.refusal_markers);
-  }
-  return reply.meta.at("refusals").get<int64_t>();
+  const RefusalsReply reply = replica.count_refusals(
+      RefusalsTask{.prompts = prompts, .response_prefix = prefix, .with_texts = job.print_responses});
+  if (job.print_responses) print_responses(prompts, reply.texts, job.refusal_markers);
+  return reply.refusals;
 }
 
-std::string detect_prefix(Worker& worker, const config::Job& job, const StudyInputs& inputs) {
+std::string detect_prefix(const Replica& replica, const config::Job& job, const StudyInputs& inputs) {
   if (job.response_prefix) return *job.response_prefix;
   fmt::print("Checking for common response prefix...\n");
   const std::vector<data::Prompt> probe_prompts = prefix_detection_prompts(inputs);
   const method::PrefixProbe probe = [&](const std::string& prefix) {
-    const mpi::Message reply = ask(
-        worker,
-        mpi::Message{mpi::MessageType::responses, {{"prompts", prompts_to_json(probe_prompts)}, {"response_prefix", prefix}}, {}},
-        mpi::MessageType::responses_result);
-    return reply.meta.at("texts").get<std::vector<std::string>>();
+    return replica.prefix_probe_responses(ResponsesTask{.prompts = probe_prompts, .response_prefix = prefix}).texts;
   };
   const std::string prefix = method::detect_response_prefix(probe, job.chain_of_thought_skips);
   if (prefix.empty()) {
@@ -100,7 +72,7 @@ ModelEvaluation evaluate_model(const config::Job& job, const std::filesystem::pa
     result.refusals_baseline = cached->refusals_baseline;
     baseline_logprobs = cached->baseline_logprobs;
   } else {
-    Worker base(mpi::WorkerPlacement{});
+    Replica base(mpi::WorkerPlacement{});
     fmt::print("Loading model {}...\n", job.model);
     set_up(base, job, inputs);
     result.response_prefix = detect_prefix(base, job, inputs);
@@ -114,7 +86,7 @@ ModelEvaluation evaluate_model(const config::Job& job, const std::filesystem::pa
   config::Job other_job = job;
   other_job.model = std::filesystem::absolute(other_model).string();
   other_job.adapter = other_adapter.empty() ? std::nullopt : std::optional(other_adapter.string());
-  Worker other(mpi::WorkerPlacement{});
+  Replica other(mpi::WorkerPlacement{});
   fmt::print("Loading model {}{}...\n", other_model.string(),
              other_adapter.empty() ? "" : fmt::format(" with adapter {}", other_adapter.string()));
   set_up(other, other_job, inputs);

@@ -7,6 +7,7 @@
 #include "abliterate/common/duration.hpp"
 #include "abliterate/common/error.hpp"
 #include "abliterate/common/python_repr.hpp"
+#include "abliterate/runner/protocol.hpp"
 #include "abliterate/runner/task_runner.hpp"
 #include "abliterate/method/directions.hpp"
 #include "abliterate/method/residuals.hpp"
@@ -21,15 +22,16 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// One task per worker-sized shard of `prompts`.
-std::vector<mpi::Message> shard_tasks(mpi::MessageType type, const std::vector<data::Prompt>& prompts, size_t n_workers,
-                                 const nlohmann::json& extra) {
+// One task per worker-sized shard of `prompts`, each made by `make_task`
+// from its shard.
+template <typename MakeTask>
+std::vector<mpi::Message> shard_tasks(const std::vector<data::Prompt>& prompts, size_t n_workers,
+                                      const MakeTask& make_task) {
   std::vector<mpi::Message> tasks;
   for (auto [begin, end] : split_evenly(prompts.size(), n_workers)) {
-    mpi::Message task{type, extra, {}};
-    task.meta["prompts"] = prompts_to_json(prompts, begin, end);
-    task.meta["offset"] = begin;
-    tasks.push_back(std::move(task));
+    const std::vector<data::Prompt> shard(prompts.begin() + static_cast<std::ptrdiff_t>(begin),
+                                          prompts.begin() + static_cast<std::ptrdiff_t>(end));
+    tasks.push_back(to_message(make_task(shard)));
   }
   return tasks;
 }
@@ -37,9 +39,8 @@ std::vector<mpi::Message> shard_tasks(mpi::MessageType type, const std::vector<d
 method::ResidualSums reduce_sums(const std::vector<mpi::Message>& replies) {
   method::ResidualSums total;
   for (const mpi::Message& reply : replies) {
-    ABL_CHECK(reply.tensors.size() == 1, FormatError, "residual_sums reply: expected 1 tensor, got {}",
-              reply.tensors.size());
-    total.merge(method::ResidualSums(reply.tensors[0], reply.meta.at("count").get<int64_t>()));
+    ResidualSumsReply sums = from_message<ResidualSumsReply>(reply);
+    total.merge(method::ResidualSums(sums.sums, sums.count));
   }
   return total;
 }
@@ -54,11 +55,12 @@ std::string response_prefix(const config::Job& job, const StudyInputs& inputs, m
   const auto n_workers = static_cast<size_t>(pool.n_workers());
   const method::PrefixProbe probe = [&](const std::string& prefix) {
     std::vector<std::string> texts;
-    for (const mpi::Message& reply : run_tasks(pool,
-                                          shard_tasks(mpi::MessageType::responses, probe_prompts, n_workers,
-                                                      {{"response_prefix", prefix}}),
-                                          mpi::MessageType::responses_result)) {
-      for (const auto& text : reply.meta.at("texts")) texts.push_back(text.get<std::string>());
+    const auto make_task = [&](std::vector<data::Prompt> shard) {
+      return ResponsesTask{.prompts = std::move(shard), .response_prefix = prefix};
+    };
+    for (const mpi::Message& reply : run_tasks(pool, shard_tasks(probe_prompts, n_workers, make_task),
+                                               mpi::MessageType::responses_result)) {
+      for (std::string& text : from_message<ResponsesReply>(reply).texts) texts.push_back(std::move(text));
     }
     return texts;
   };
@@ -84,23 +86,29 @@ PreparationResult prepare_study(const config::Job& job, const StudyInputs& input
   cache::Preparation prep;
   // Appended to every later prompt: baselines, residuals and trials (method spec §3.4 step 5).
   prep.response_prefix = response_prefix(job, inputs, pool);
-  const nlohmann::json with_prefix = {{"response_prefix", prep.response_prefix}};
+  const std::string& prefix = prep.response_prefix;
 
   fmt::print("* Obtaining first-token probability distributions...\n");
   auto start = Clock::now();
-  std::vector<mpi::Message> logprob_replies =
-      run_tasks(pool, shard_tasks(mpi::MessageType::logprobs, inputs.good_evaluation, n_workers, with_prefix),
-                mpi::MessageType::logprobs_result);
+  const auto logprobs_task = [&](std::vector<data::Prompt> shard) {
+    return LogprobsTask{.prompts = std::move(shard), .response_prefix = prefix};
+  };
   std::vector<torch::Tensor> parts;
-  for (const mpi::Message& reply : logprob_replies) parts.push_back(reply.tensors.at(0));
+  for (const mpi::Message& reply : run_tasks(pool, shard_tasks(inputs.good_evaluation, n_workers, logprobs_task),
+                                             mpi::MessageType::logprobs_result)) {
+    parts.push_back(from_message<LogprobsReply>(reply).logprobs);
+  }
   prep.baseline_logprobs = torch::cat(parts, 0);  // float32 [N_good_eval, V], in prompt order
   fmt::print("  ({})\n", format_duration(seconds_since(start)));
 
   fmt::print("* Counting model refusals...\n");
   start = Clock::now();
-  for (const mpi::Message& reply : run_tasks(pool, shard_tasks(mpi::MessageType::refusals, inputs.bad_evaluation, n_workers, with_prefix),
-                                        mpi::MessageType::refusal_count)) {
-    prep.refusals_baseline += reply.meta.at("refusals").get<int64_t>();
+  const auto refusals_task = [&](std::vector<data::Prompt> shard) {
+    return RefusalsTask{.prompts = std::move(shard), .response_prefix = prefix, .with_texts = false};
+  };
+  for (const mpi::Message& reply : run_tasks(pool, shard_tasks(inputs.bad_evaluation, n_workers, refusals_task),
+                                             mpi::MessageType::refusal_count)) {
+    prep.refusals_baseline += from_message<RefusalsReply>(reply).refusals;
   }
   prep.n_bad_evaluation_prompts = static_cast<int64_t>(inputs.bad_evaluation.size());
   fmt::print("* Initial refusals: {}/{} ({})\n", prep.refusals_baseline, prep.n_bad_evaluation_prompts,
@@ -110,13 +118,13 @@ PreparationResult prepare_study(const config::Job& job, const StudyInputs& input
   start = Clock::now();
   fmt::print("* Obtaining residuals for good prompts...\n");
   fmt::print("* Obtaining residuals for bad prompts...\n");
-  std::vector<mpi::Message> tasks = shard_tasks(mpi::MessageType::residuals, inputs.good, n_workers,
-                                            {{"role", "good"}, {"response_prefix", prep.response_prefix}});
+  const auto residuals_task = [&](std::vector<data::Prompt> shard) {
+    return ResidualsTask{.prompts = std::move(shard), .response_prefix = prefix};
+  };
+  // Good shards first, then bad: replies come back in task order.
+  std::vector<mpi::Message> tasks = shard_tasks(inputs.good, n_workers, residuals_task);
   const size_t n_good_tasks = tasks.size();
-  for (mpi::Message& task : shard_tasks(mpi::MessageType::residuals, inputs.bad, n_workers,
-                                         {{"role", "bad"}, {"response_prefix", prep.response_prefix}})) {
-    tasks.push_back(std::move(task));
-  }
+  for (mpi::Message& task : shard_tasks(inputs.bad, n_workers, residuals_task)) tasks.push_back(std::move(task));
   std::vector<mpi::Message> replies = run_tasks(pool, tasks, mpi::MessageType::residual_sums);
   const std::vector<mpi::Message> good_replies(replies.begin(), replies.begin() + static_cast<std::ptrdiff_t>(n_good_tasks));
   const std::vector<mpi::Message> bad_replies(replies.begin() + static_cast<std::ptrdiff_t>(n_good_tasks), replies.end());
@@ -131,13 +139,12 @@ PreparationResult prepare_study(const config::Job& job, const StudyInputs& input
 
 void send_trial_context(const config::Job& job, const StudyInputs& inputs, const cache::Preparation& preparation,
                         mpi::WorkerPool& pool) {
-  mpi::Message context{mpi::MessageType::context,
-                  {{"good_evaluation", prompts_to_json(inputs.good_evaluation)},
-                   {"bad_evaluation", prompts_to_json(inputs.bad_evaluation)},
-                   {"response_prefix", preparation.response_prefix},
-                   {"refusals_baseline", preparation.refusals_baseline}},
-                  {preparation.directions, preparation.baseline_logprobs}};
-  broadcast(pool, context, mpi::MessageType::ready);
+  const ContextTask context{.good_evaluation = inputs.good_evaluation,
+                            .bad_evaluation = inputs.bad_evaluation,
+                            .response_prefix = preparation.response_prefix,
+                            .directions = preparation.directions,
+                            .baseline_logprobs = preparation.baseline_logprobs};
+  broadcast(pool, to_message(context), mpi::MessageType::context_ready);
 }
 
 }  // namespace abliterate::runner

@@ -3,13 +3,14 @@
 #include <deque>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/runner/protocol.hpp"
 
 namespace abliterate::runner {
 namespace {
 
 void check_reply(const mpi::WorkerPool& pool, int worker_idx, const mpi::Message& reply, mpi::MessageType expected) {
   if (reply.type == mpi::MessageType::failure) {
-    mpi::rethrow_failure(reply, fmt::format("{} failed", pool.worker_name(worker_idx)));
+    rethrow_failure(from_message<Failure>(reply), fmt::format("{} failed", pool.worker_name(worker_idx)));
   }
   ABL_CHECK(reply.type == expected, FormatError, "{} replied {} where {} was expected", pool.worker_name(worker_idx),
             to_string(reply.type), to_string(expected));

@@ -11,6 +11,7 @@
 #include "abliterate/common/duration.hpp"
 #include "abliterate/common/error.hpp"
 #include "abliterate/config/ablation_params.hpp"
+#include "abliterate/runner/protocol.hpp"
 #include "abliterate/runner/response_log.hpp"
 #include "abliterate/runner/shutdown.hpp"
 #include "abliterate/study/attribute_names.hpp"
@@ -81,9 +82,10 @@ class TrialLoop {
       const study::Trial trial = it->second.trial;
       in_flight_.erase(it);
       if (reply.type == mpi::MessageType::trial_result) {
-        record_result(worker_idx, trial, reply);
+        record_result(worker_idx, trial, from_message<TrialResult>(reply));
       } else if (reply.type == mpi::MessageType::failure) {
-        fail(worker_idx, trial, mpi::failure_kind(reply), reply.meta.value("reason", "unknown error"));
+        const Failure failure = from_message<Failure>(reply);
+        fail(worker_idx, trial, failure.kind, failure.reason);
       } else {
         throw FormatError(fmt::format("{} replied {} to a trial", pool_.worker_name(worker_idx), to_string(reply.type)));
       }
@@ -249,9 +251,7 @@ class TrialLoop {
     fmt::print("\nRunning trial {} of {} (store number {}, {})...\n", index, in_.n_trials, trial.number,
                pool_.worker_name(worker_idx));
     print_parameters(params);
-    pool_.send(worker_idx, mpi::Message{mpi::MessageType::trial,
-                                   {{"trial_id", trial.trial_id}, {"number", trial.number}, {"values", values}},
-                                   {}});
+    pool_.send(worker_idx, to_message(TrialTask{.trial_id = trial.trial_id, .number = trial.number, .values = values}));
     in_flight_.emplace(worker_idx, InFlight{std::move(trial), Clock::now()});
     return true;
   }
@@ -271,16 +271,16 @@ class TrialLoop {
               pool_.worker_name(worker_idx), recorded, in_.store.path().string());
   }
 
-  void record_result(int worker_idx, const study::Trial& trial, const mpi::Message& reply) {
-    // JSON has no NaN or inf: a non-finite KL would arrive as null. The
-    // worker's kl_divergence fails such a trial first; this guards the objective.
-    const nlohmann::json& kl_field = reply.meta.at("kl_divergence");
-    if (!kl_field.is_number() || !std::isfinite(kl_field.get<double>())) {
-      fail(worker_idx, trial, ErrorKind::numeric, fmt::format("KL divergence is not finite ({})", kl_field.dump()));
+  void record_result(int worker_idx, const study::Trial& trial, const TrialResult& result) {
+    ABL_CHECK(result.trial_id == trial.trial_id, FormatError, "{} answered trial_id {} for trial_id {}",
+              pool_.worker_name(worker_idx), result.trial_id, trial.trial_id);
+    // The worker's kl_divergence fails such a trial first; this guards the objective.
+    if (!std::isfinite(result.kl_divergence)) {
+      fail(worker_idx, trial, ErrorKind::numeric, fmt::format("KL divergence is not finite ({})", result.kl_divergence));
       return;
     }
-    const double kl = kl_field.get<double>();
-    const int64_t refusals = reply.meta.at("refusals").get<int64_t>();
+    const double kl = result.kl_divergence;
+    const int64_t refusals = result.refusals;
     const std::array<double, 2> values = study::objective_values(in_.job, kl, refusals, in_.refusals_baseline);
     const nlohmann::json attrs = {{study::kKlDivergenceAttr, kl},
                                   {study::kRefusalsAttr, refusals},
@@ -291,13 +291,12 @@ class TrialLoop {
     remembered.state = study::TrialState::COMPLETE;
     remembered.values = {values[0], values[1]};
     ++n_complete_;
-    if (reply.meta.contains("texts")) {
+    if (!result.texts.empty()) {
       fmt::print("\nResponses of trial {}:\n", display_index(trial));
-      print_responses(in_.bad_evaluation, reply.meta.at("texts").get<std::vector<std::string>>(),
-                      in_.job.refusal_markers);
+      print_responses(in_.bad_evaluation, result.texts, in_.job.refusal_markers);
     }
     fmt::print("\nTrial {} finished on {} in {}:\n", display_index(trial),
-               pool_.worker_name(worker_idx), format_duration(reply.meta.value("seconds", 0.0)));
+               pool_.worker_name(worker_idx), format_duration(result.seconds));
     fmt::print("  * KL divergence: {:.4f}\n", kl);
     fmt::print("  * Refusals: {}/{}\n", refusals, in_.n_bad_evaluation_prompts);
     const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();

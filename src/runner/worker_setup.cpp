@@ -4,34 +4,29 @@
 
 #include <fmt/format.h>
 
-#include "abliterate/config/job_loader.hpp"
 
 namespace abliterate::runner {
 
-mpi::Message setup_message(const config::Job& job, const StudyInputs& inputs) {
-  mpi::Message setup{mpi::MessageType::setup, {{"job", config::job_to_json(job)}, {"job_path", job.source_path.string()}}, {}};
+SetupTask setup_task(const config::Job& job, const StudyInputs& inputs) {
+  SetupTask setup{.job = job, .batch_size_prompts = {}};
   if (job.batch_size == 0) {
     const size_t n = std::min(inputs.good.size(), static_cast<size_t>(job.max_batch_size));
-    setup.meta["batch_size_prompts"] = prompts_to_json(inputs.good, 0, n);
+    setup.batch_size_prompts.assign(inputs.good.begin(), inputs.good.begin() + static_cast<std::ptrdiff_t>(n));
   }
   return setup;
 }
 
-void print_worker_ready(const std::string& worker_name, const mpi::Message& ready) {
-  fmt::print("* {}: {} ({} threads)\n", worker_name, ready.meta.value("device", "?"), ready.meta.value("threads", 0));
-  const nlohmann::json trials = ready.meta.value("batch_size_trials", nlohmann::json::array());
-  if (trials.empty()) return;
-  for (const nlohmann::json& trial : trials) {
-    const nlohmann::json& throughput = trial.at("tokens_per_second");
-    if (throughput.is_number()) {
-      fmt::print("  * Trying batch size {}... Ok ({:.0f} tokens/s)\n", trial.at("batch_size").get<int64_t>(),
-                 throughput.get<double>());
+void print_worker_ready(const std::string& worker_name, const Ready& ready) {
+  fmt::print("* {}: {} ({} threads)\n", worker_name, ready.device, ready.threads);
+  if (ready.batch_size_trials.empty()) return;
+  for (const BatchSizeTiming& trial : ready.batch_size_trials) {
+    if (trial.tokens_per_second) {
+      fmt::print("  * Trying batch size {}... Ok ({:.0f} tokens/s)\n", trial.batch_size, *trial.tokens_per_second);
     } else {
-      fmt::print("  * Trying batch size {}... Failed ({})\n", trial.at("batch_size").get<int64_t>(),
-                 trial.at("error").get<std::string>());
+      fmt::print("  * Trying batch size {}... Failed ({})\n", trial.batch_size, trial.error);
     }
   }
-  fmt::print("  * Chosen batch size: {}\n", ready.meta.at("batch_size").get<int64_t>());
+  fmt::print("  * Chosen batch size: {}\n", ready.batch_size);
 }
 
 }  // namespace abliterate::runner

@@ -24,7 +24,7 @@ grep -q "2 entries on 5 ranks in 2 group(s)" run1.log || fail "the ranks were no
 grep -qF "on 2 worker(s)" sweep/gemma/run.log || fail "entry gemma did not run on its group's 2 workers"
 grep -qF "on 1 worker(s)" sweep/tiny-llama/run.log || fail "entry tiny-llama did not run on its group's 1 worker"
 "$ABLITERATE" status sweep | tee status1.txt
-grep -qE "^gemma +tiny +6/6 .* done$" status1.txt || fail "status: no finished row for gemma"
+grep -qE "^gemma +[^ ]+ +6/6 .* done$" status1.txt || fail "status: no finished row for gemma"
 grep -qE "^tiny-llama +tiny-llama +6/6 .* done$" status1.txt || fail "status: no finished row for tiny-llama"
 
 # Side by side: each study's trials ran while the other's did.
@@ -48,7 +48,7 @@ PY
 cat > matrix.yaml <<YAML
 base: base.yaml
 out_dir: matrix-out
-models: [$TINY_MODEL, tiny-llama]
+models: [{name: tiny, model: $TINY_MODEL}, tiny-llama]
 settings:
   - {name: short, set: {n_trials: 2}}
   - {name: strict, set: {n_trials: 3, kl_divergence_scale: 2.0}}

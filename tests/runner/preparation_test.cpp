@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "abliterate/runner/protocol.hpp"
+
 namespace abliterate::runner {
 namespace {
 
@@ -23,36 +25,45 @@ class ScriptedPool : public mpi::WorkerPool {
   std::string worker_host(int) const override { return "test-host"; }
 
   void send(int worker_idx, const mpi::Message& task) override {
-    const std::string prefix = task.meta.value("response_prefix", std::string("<none>"));
-    const auto n_prompts = static_cast<int64_t>(task.meta.at("prompts").size());
-    prefixes[to_string(task.type)].push_back(prefix);
     switch (task.type) {
       case mpi::MessageType::responses: {
+        const ResponsesTask t = from_message<ResponsesTask>(task);
+        prefixes["responses"].push_back(t.response_prefix);
+        const auto n_prompts = static_cast<int64_t>(t.prompts.size());
         n_probe_prompts.push_back(n_prompts);
         // A thinking model: every response opens a block; after the closed
         // block every response starts with a blank line.
-        std::vector<std::string> texts;
+        ResponsesReply reply;
         for (int64_t i = 0; i < n_prompts; ++i) {
-          texts.push_back(prefix.empty() ? "<think>\nStep " + std::to_string(i) : "\n\n" + std::to_string(i) + " answer");
+          reply.texts.push_back(t.response_prefix.empty() ? "<think>\nStep " + std::to_string(i)
+                                                          : "\n\n" + std::to_string(i) + " answer");
         }
-        pending_.push_back({worker_idx, mpi::Message{mpi::MessageType::responses_result, {{"texts", texts}}, {}}});
+        pending_.push_back({worker_idx, to_message(reply)});
         break;
       }
-      case mpi::MessageType::logprobs:
-        pending_.push_back({worker_idx, mpi::Message{mpi::MessageType::logprobs_result,
-                                                {{"offset", task.meta.at("offset")}},
-                                                {torch::log_softmax(torch::zeros({n_prompts, 3}), 1)}}});
+      case mpi::MessageType::logprobs: {
+        const LogprobsTask t = from_message<LogprobsTask>(task);
+        prefixes["logprobs"].push_back(t.response_prefix);
+        const auto n_prompts = static_cast<int64_t>(t.prompts.size());
+        pending_.push_back(
+            {worker_idx, to_message(LogprobsReply{.logprobs = torch::log_softmax(torch::zeros({n_prompts, 3}), 1)})});
         break;
-      case mpi::MessageType::refusals:
-        pending_.push_back({worker_idx, mpi::Message{mpi::MessageType::refusal_count, {{"refusals", 1}, {"n", n_prompts}}, {}}});
+      }
+      case mpi::MessageType::refusals: {
+        const RefusalsTask t = from_message<RefusalsTask>(task);
+        prefixes["refusals"].push_back(t.response_prefix);
+        pending_.push_back(
+            {worker_idx, to_message(RefusalsReply{.refusals = 1, .n = static_cast<int64_t>(t.prompts.size()), .texts = {}})});
         break;
+      }
       case mpi::MessageType::residuals: {
-        const double shift = task.meta.at("role") == "bad" ? 1.0 : 0.0;
+        const ResidualsTask t = from_message<ResidualsTask>(task);
+        prefixes["residuals"].push_back(t.response_prefix);
+        const auto n_prompts = static_cast<int64_t>(t.prompts.size());
+        const double shift = t.prompts.front().user.starts_with("bad") ? 1.0 : 0.0;
         torch::Tensor sums = torch::ones({2, 3}, torch::kFloat64) * static_cast<double>(n_prompts);
         sums.select(1, 0).add_(shift * static_cast<double>(n_prompts));
-        pending_.push_back({worker_idx, mpi::Message{mpi::MessageType::residual_sums,
-                                                {{"role", task.meta.at("role")}, {"count", n_prompts}},
-                                                {sums}}});
+        pending_.push_back({worker_idx, to_message(ResidualSumsReply{.count = n_prompts, .sums = sums})});
         break;
       }
       default:

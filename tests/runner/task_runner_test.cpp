@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/runner/protocol.hpp"
 #include "support/throws_with.hpp"
 
 namespace abliterate::runner {
@@ -21,12 +22,14 @@ class ReversingPool : public mpi::WorkerPool {
     EXPECT_FALSE(busy_[worker_idx]) << "two tasks in flight on worker " << worker_idx;
     busy_[worker_idx] = true;
     ++sent_;
-    if (m.meta.contains("fail")) {
-      pending_.push_front({worker_idx, mpi::Message{mpi::MessageType::failure, {{"reason", "out of memory"}}, {}}});
+    const RefusalsTask task = from_message<RefusalsTask>(m);
+    if (task.response_prefix == "fail") {
+      pending_.push_front(
+          {worker_idx, to_message(Failure{.kind = ErrorKind::io, .reason = "out of memory", .trial_id = std::nullopt})});
       return;
     }
-    pending_.push_front({worker_idx, mpi::Message{mpi::MessageType::refusal_count,
-                                             {{"refusals", static_cast<int64_t>(m.meta.at("prompts").size())}}, {}}});
+    const auto n = static_cast<int64_t>(task.prompts.size());
+    pending_.push_front({worker_idx, to_message(RefusalsReply{.refusals = n, .n = n, .texts = {}})});
   }
   std::pair<int, mpi::Message> receive_any() override {
     auto reply = pending_.front();
@@ -49,18 +52,24 @@ class ReversingPool : public mpi::WorkerPool {
 TEST(TaskRunner, RepliesComeBackInTaskOrderWithOneTaskPerWorker) {
   ReversingPool pool(2);
   std::vector<mpi::Message> tasks;
-  for (size_t n : {1, 2, 3, 4, 5}) tasks.push_back(mpi::Message{mpi::MessageType::refusals, {{"prompts", std::vector<int>(n, 0)}}, {}});
+  for (size_t n : {1, 2, 3, 4, 5}) {
+    tasks.push_back(to_message(RefusalsTask{.prompts = std::vector<data::Prompt>(n), .response_prefix = "", .with_texts = false}));
+  }
   const std::vector<mpi::Message> replies = run_tasks(pool, tasks, mpi::MessageType::refusal_count);
   ASSERT_EQ(replies.size(), 5u);
-  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(replies[i].meta.at("refusals").get<int64_t>(), static_cast<int64_t>(i + 1));
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(from_message<RefusalsReply>(replies[i]).refusals, static_cast<int64_t>(i + 1));
+  }
   EXPECT_EQ(pool.sent_, 5);
 }
 
 TEST(TaskRunner, AFailureNamesTheWorkerAndReason) {
   ReversingPool pool(3);
-  std::vector<mpi::Message> tasks = {mpi::Message{mpi::MessageType::refusals, {{"prompts", {1}}}, {}},
-                                mpi::Message{mpi::MessageType::refusals, {{"prompts", {1}}, {"fail", true}}, {}}};
-  ASSERT_THROWS_WITH(run_tasks(pool, tasks, mpi::MessageType::refusal_count), Error, "rank 2 failed: out of memory");
+  std::vector<mpi::Message> tasks = {
+      to_message(RefusalsTask{.prompts = {data::Prompt{}}, .response_prefix = "", .with_texts = false}),
+      to_message(RefusalsTask{.prompts = {data::Prompt{}}, .response_prefix = "fail", .with_texts = false})};
+  // The failure is thrown again as its kind.
+  ASSERT_THROWS_WITH(run_tasks(pool, tasks, mpi::MessageType::refusal_count), IoError, "rank 2 failed: out of memory");
 }
 
 TEST(TaskRunner, SplitEvenly) {

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/runner/protocol.hpp"
 #include "abliterate/study/attribute_names.hpp"
 #include "study/temp_dir.hpp"
 #include "support/throws_with.hpp"
@@ -37,27 +38,28 @@ class ScriptedPool : public mpi::WorkerPool {
   int n_workers() const override { return n_workers_; }
 
   void send(int worker_idx, const mpi::Message& task) override {
-    EXPECT_EQ(task.type, mpi::MessageType::trial);
+    const TrialTask trial = from_message<TrialTask>(task);
     EXPECT_FALSE(busy_.contains(worker_idx)) << "two trials in flight on worker " << worker_idx;
     busy_.insert(worker_idx);
-    const int64_t trial_id = task.meta.at("trial_id").get<int64_t>();
-    const int64_t number = task.meta.at("number").get<int64_t>();
-    const auto values = task.meta.at("values").get<std::vector<double>>();
-    EXPECT_EQ(state_of(trial_id), study::TrialState::RUNNING) << "trial " << number << " was sent before it was written";
-    sent_.push_back({number, worker_idx, values, static_cast<int>(busy_.size())});
-    if (silent_.contains(number)) return;
-    if (failing_.contains(number)) {
-      pending_.push_back({worker_idx, mpi::failure_message(ErrorKind::numeric, "logits are not finite", trial_id)});
+    EXPECT_EQ(state_of(trial.trial_id), study::TrialState::RUNNING)
+        << "trial " << trial.number << " was sent before it was written";
+    sent_.push_back({trial.number, worker_idx, trial.values, static_cast<int>(busy_.size())});
+    if (silent_.contains(trial.number)) return;
+    if (failing_.contains(trial.number)) {
+      pending_.push_back({worker_idx, to_message(Failure{.kind = ErrorKind::numeric,
+                                                         .reason = "logits are not finite",
+                                                         .trial_id = trial.trial_id})});
       return;
     }
     double kl = 0.0;
-    for (double v : values) kl += std::abs(v);
+    for (double v : trial.values) kl += std::abs(v);
     kl = std::fmod(kl, 1.0);
-    if (non_finite_kl_.contains(number)) kl = std::numeric_limits<double>::quiet_NaN();
-    json meta = {{"trial_id", trial_id}, {"refusals", number % 5}, {"seconds", 0.0}};
-    // JSON has no NaN: it goes over the wire as null, as nlohmann writes it.
-    meta["kl_divergence"] = std::isfinite(kl) ? json(kl) : json(nullptr);
-    pending_.push_back({worker_idx, mpi::Message{mpi::MessageType::trial_result, std::move(meta), {}}});
+    if (non_finite_kl_.contains(trial.number)) kl = std::numeric_limits<double>::quiet_NaN();
+    pending_.push_back({worker_idx, to_message(TrialResult{.trial_id = trial.trial_id,
+                                                           .kl_divergence = kl,
+                                                           .refusals = trial.number % 5,
+                                                           .seconds = 0.0,
+                                                           .texts = {}})});
   }
 
   std::pair<int, mpi::Message> receive_any() override {
@@ -200,7 +202,7 @@ TEST_F(TrialLoopTest, AFailedTrialIsRecordedWithItsKindAndAReplacementRuns) {
   EXPECT_EQ(trials.at(1).state, study::TrialState::FAIL);
   EXPECT_EQ(fail_reason(1), "numeric error: logits are not finite");
   EXPECT_EQ(trials.at(4).state, study::TrialState::FAIL);
-  EXPECT_EQ(fail_reason(4), "numeric error: KL divergence is not finite (null)");
+  EXPECT_EQ(fail_reason(4), "numeric error: KL divergence is not finite (nan)");
   int64_t n_complete = 0;
   for (const auto& [number, trial] : trials) n_complete += trial.state == study::TrialState::COMPLETE ? 1 : 0;
   EXPECT_EQ(n_complete, 8);

@@ -6,17 +6,17 @@
 #include <string>
 
 #include "abliterate/config/job.hpp"
-#include "abliterate/mpi/messages.hpp"
+#include "abliterate/runner/protocol.hpp"
 #include "abliterate/runner/study_inputs.hpp"
 
 namespace abliterate::runner {
 
-// The setup message for `job`. With batch_size 0 it carries the first
+// The setup task for `job`. With batch_size 0 it carries the first
 // max_batch_size good direction prompts, which Heretic repeats to fill a batch.
-mpi::Message setup_message(const config::Job& job, const StudyInputs& inputs);
+SetupTask setup_task(const config::Job& job, const StudyInputs& inputs);
 
 // One line per worker: device and threads; with batch_size 0, every tried
 // batch size and the chosen one, as Heretic prints them.
-void print_worker_ready(const std::string& worker_name, const mpi::Message& ready);
+void print_worker_ready(const std::string& worker_name, const Ready& ready);
 
 }  // namespace abliterate::runner

@@ -1,0 +1,204 @@
+#include "abliterate/runner/replica.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <limits>
+#include <thread>
+
+#include "abliterate/common/error.hpp"
+#include "abliterate/common/error_kind.hpp"
+#include "abliterate/config/job_loader.hpp"
+#include "abliterate/runner/model_dtype.hpp"
+#include "abliterate/evaluate/batch_size_search.hpp"
+#include "abliterate/evaluate/evaluator.hpp"
+#include "abliterate/evaluate/kl_divergence.hpp"
+#include "abliterate/method/ablation.hpp"
+#include "abliterate/method/residuals.hpp"
+#include "abliterate/model/cpu_threads.hpp"
+#include "abliterate/model/model.hpp"
+#include "abliterate/study/search_space.hpp"
+
+namespace abliterate::runner {
+namespace {
+
+// DESIGN.md §1: cuda:(local_rank % device_count) when CUDA is there, else CPU.
+torch::Device choose_device(const std::string& setting, const mpi::WorkerPlacement& placement) {
+  const bool has_cuda = torch::cuda::is_available();
+  if (setting == "cpu" || (setting == "auto" && !has_cuda)) return torch::kCPU;
+  ABL_CHECK(has_cuda, InputError, "device: \"cuda\" was asked for but no CUDA device is visible");
+  const auto n_devices = static_cast<int>(torch::cuda::device_count());
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(placement.local_rank % n_devices));
+}
+
+// Splits the node's cores between the worker ranks on it: more intra-op
+// threads than cores make OpenMP spin-wait and run many times slower.
+void set_cpu_threads(const mpi::WorkerPlacement& placement) {
+  const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
+  model::configure_cpu_threads(std::max(1, static_cast<int>(hardware) / std::max(1, placement.local_workers)));
+}
+
+// The integration tests' faults, each on the trial whose store number an
+// environment variable names: ABLITERATE_TEST_NAN_TRIAL ablates NaN
+// directions, so its weights and logits are NaN, as an overflowing dtype or a
+// broken kernel would make them (tests/integration/trial_failure.sh);
+// ABLITERATE_TEST_HANG_TRIAL never replies, as a wedged GPU or a deadlocked
+// library would not (tests/integration/worker_timeout.sh).
+bool is_test_fault_trial(const char* variable, const TrialTask& task) {
+  const char* number = std::getenv(variable);
+  return number != nullptr && std::to_string(task.number) == number;
+}
+
+}  // namespace
+
+Replica::Replica(mpi::WorkerPlacement placement) : placement_(placement) {}
+Replica::~Replica() = default;
+
+std::vector<std::string> Replica::render(const std::vector<data::Prompt>& prompts,
+                                         const std::string& response_prefix) const {
+  std::vector<std::string> rendered;
+  rendered.reserve(prompts.size());
+  for (const data::Prompt& prompt : prompts) {
+    rendered.push_back(model_->format_chat(prompt.system, prompt.user) + response_prefix);
+  }
+  return rendered;
+}
+
+Ready Replica::load(const SetupTask& task) {
+  // A sweep's worker serves one study after another: nothing of the last
+  // study's model or context may survive into the next.
+  model_.reset();
+  evaluator_.reset();
+  directions_ = torch::Tensor();
+  baseline_logprobs_ = torch::Tensor();
+  job_ = std::make_unique<config::Job>(task.job);
+  ABL_CHECK(job_->quantization == config::Quantization::none, InputError,
+            "quantization: \"{}\" is not supported; load a quantized GGUF file instead (quantization: none)",
+            config::to_string(job_->quantization));
+  set_cpu_threads(placement_);
+  const torch::Device device = choose_device(job_->device, placement_);
+  std::string errors;
+  for (config::DType dtype : job_->dtypes) {  // Heretic tries the dtypes in order (method spec §3.6)
+    try {
+      model_ = model::Model::load(job_->resolve_input(job_->model),
+                                  {torch_dtype(dtype), device,
+                                   job_->adapter ? job_->resolve_input(*job_->adapter) : std::filesystem::path()});
+      break;
+    } catch (const NumericError& e) {
+      errors += fmt::format("\n  {}: {}", config::to_string(dtype), e.what());
+    }
+  }
+  ABL_CHECK(model_ != nullptr, InputError, "failed to load the model with every configured dtype:{}", errors);
+  Ready ready;
+  if (job_->batch_size == 0) {
+    // Each worker times its own device, so unlike GPUs may settle on unlike sizes.
+    const evaluate::BatchSizeChoice choice = evaluate::choose_batch_size(
+        *model_, render(task.batch_size_prompts, ""), job_->max_batch_size, job_->max_response_length);
+    job_->batch_size = choice.batch_size;
+    for (const evaluate::BatchSizeTrial& trial : choice.trials) {
+      ready.batch_size_trials.push_back(BatchSizeTiming{
+          .batch_size = trial.batch_size, .tokens_per_second = trial.tokens_per_second, .error = trial.error});
+    }
+  }
+  evaluator_ = std::make_unique<evaluate::Evaluator>(
+      *model_, evaluate::RefusalDetector(job_->refusal_markers),
+      evaluate::EvaluatorOptions{.batch_size = job_->batch_size, .max_response_length = job_->max_response_length});
+  const model::ModelConfig& cfg = model_->config();
+  ready.n_layers = cfg.n_layers;
+  ready.hidden_size = cfg.hidden_size;
+  ready.vocab_size = cfg.vocab_size;
+  ready.device = model_->device().str();
+  ready.threads = torch::get_num_threads();
+  ready.batch_size = job_->batch_size;
+  return ready;
+}
+
+ResidualSumsReply Replica::residual_sums(const ResidualsTask& task) const {
+  ABL_ASSERT(model_ != nullptr, "residuals before setup");
+  c10::InferenceMode guard;
+  const std::vector<std::string> rendered = render(task.prompts, task.response_prefix);
+  method::ResidualSums sums;
+  const auto batch_size = static_cast<size_t>(job_->batch_size);
+  for (size_t begin = 0; begin < rendered.size(); begin += batch_size) {
+    const std::vector<std::string> batch(rendered.begin() + static_cast<std::ptrdiff_t>(begin),
+                                         rendered.begin() + static_cast<std::ptrdiff_t>(std::min(rendered.size(), begin + batch_size)));
+    model::PrefillOutput out = model_->prefill(model_->tokenize(batch), nullptr, /*capture_hidden=*/true);
+    sums.add(method::winsorize(out.hidden.to(torch::kCPU), job_->winsorization_quantile));
+  }
+  return ResidualSumsReply{.count = sums.count(), .sums = sums.sum()};
+}
+
+LogprobsReply Replica::first_token_logprobs(const LogprobsTask& task) const {
+  ABL_ASSERT(evaluator_ != nullptr, "logprobs before setup");
+  return LogprobsReply{.logprobs = evaluator_->first_token_logprobs(render(task.prompts, task.response_prefix), nullptr)};
+}
+
+RefusalsReply Replica::count_refusals(const RefusalsTask& task) const {
+  ABL_ASSERT(evaluator_ != nullptr, "refusals before setup");
+  const std::vector<std::string> rendered = render(task.prompts, task.response_prefix);
+  RefusalsReply reply{.refusals = 0, .n = static_cast<int64_t>(rendered.size()), .texts = {}};
+  if (!task.with_texts) {
+    reply.refusals = evaluator_->count_refusals(rendered, nullptr);
+    return reply;
+  }
+  WholeResponses whole = whole_responses(rendered, nullptr);
+  reply.refusals = whole.refusals;
+  reply.texts = std::move(whole.texts);
+  return reply;
+}
+
+Replica::WholeResponses Replica::whole_responses(const std::vector<std::string>& rendered,
+                                                 const model::ProjectionHook* hook) const {
+  // Whole responses for printing (print_responses): no early stop, which
+  // would cut a refusal's text after its marker; the count is the same.
+  const evaluate::RefusalDetector detector(job_->refusal_markers);
+  const evaluate::Evaluator whole(*model_, detector,
+                                  evaluate::EvaluatorOptions{.batch_size = job_->batch_size,
+                                                             .max_response_length = job_->max_response_length,
+                                                             .stop_at_marker = false});
+  WholeResponses out;
+  out.texts = whole.responses(rendered, hook);
+  out.refusals = std::count_if(out.texts.begin(), out.texts.end(),
+                               [&](const std::string& text) { return detector.is_refusal(text); });
+  return out;
+}
+
+ResponsesReply Replica::prefix_probe_responses(const ResponsesTask& task) const {
+  ABL_ASSERT(evaluator_ != nullptr, "responses before setup");
+  return ResponsesReply{.texts = evaluator_->prefix_probe_responses(render(task.prompts, task.response_prefix), nullptr)};
+}
+
+void Replica::set_trial_context(const ContextTask& task) {
+  ABL_ASSERT(model_ != nullptr, "context before setup");
+  directions_ = task.directions.to(model_->device());
+  baseline_logprobs_ = task.baseline_logprobs;
+  good_evaluation_ = render(task.good_evaluation, task.response_prefix);
+  bad_evaluation_ = render(task.bad_evaluation, task.response_prefix);
+}
+
+TrialResult Replica::run_trial(const TrialTask& task) const {
+  ABL_ASSERT(directions_.defined(), "trial before context");
+  const auto started = std::chrono::steady_clock::now();
+  const config::AblationParams params =
+      study::decode_params(study::heretic_search_space(model_->config().n_layers), task.values);
+  while (is_test_fault_trial("ABLITERATE_TEST_HANG_TRIAL", task)) std::this_thread::sleep_for(std::chrono::seconds(1));
+  const torch::Tensor directions = is_test_fault_trial("ABLITERATE_TEST_NAN_TRIAL", task)
+                                       ? directions_ * std::numeric_limits<float>::quiet_NaN()
+                                       : directions_;
+  const method::AblationHook hook(*model_, directions, params, job_->row_normalization);
+  const torch::Tensor logprobs = evaluator_->first_token_logprobs(good_evaluation_, &hook);  // float32 [N, V]
+  TrialResult result;
+  result.trial_id = task.trial_id;
+  result.kl_divergence = evaluate::kl_divergence(baseline_logprobs_, logprobs);
+  if (job_->print_responses) {  // Heretic prints every trial's responses too
+    WholeResponses whole = whole_responses(bad_evaluation_, &hook);
+    result.refusals = whole.refusals;
+    result.texts = std::move(whole.texts);
+  } else {
+    result.refusals = evaluator_->count_refusals(bad_evaluation_, &hook);
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
+}
+
+}  // namespace abliterate::runner
