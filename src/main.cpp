@@ -127,6 +127,36 @@ CLI::App* add_export(CLI::App& app, cli::ExportArgs& args) {
   return sub;
 }
 
+CLI::App* add_submit(CLI::App& app, cli::SubmitArgs& args) {
+  CLI::App* sub = app.add_subcommand(
+      "submit", "Submit a study (or a sweep, as a job array) to Slurm: renders a batch script and pipes it to sbatch");
+  sub->footer(
+      "Ranks: rank 0 coordinates, every other rank is a worker; N nodes x G workers run N*G+1 tasks under\n"
+      "`srun --mpi=pmix`. GPU workers (--gpus-per-node G, the default with G=1) hold one GPU each; CPU workers\n"
+      "(--workers-per-node W, the default with W=1 when the job's device is cpu) ask for no GPUs.\n"
+      "Slurm sends USR1 the job's grace_period + 30 s before the time limit: the run finishes or records the\n"
+      "trials in flight, exits 75, and the job requeues itself and resumes the study from its store.\n"
+      "The job runs in the current folder (relative store and cache paths resolve here; logs: slurm-<id>.out).\n"
+      "ABLITERATE=/path overrides the program the tasks run (default: this one).");
+  sub->add_option("file", args.path, "Job file, or sweep file (a top-level `models:` list: one array task per entry)")
+      ->required();
+  sub->add_option("--nodes", args.n_nodes, "Nodes per study")->capture_default_str();
+  auto* gpus =
+      sub->add_option("--gpus-per-node", args.n_gpus_per_node, "GPUs per node, one worker rank each (default 1)");
+  auto* workers = sub->add_option("--workers-per-node", args.n_workers_per_node,
+                                  "CPU worker ranks per node, no GPUs asked for (for device: cpu)");
+  gpus->excludes(workers);
+  sub->add_flag("--overcommit", args.is_overcommitted,
+                "Run more tasks than the nodes have CPUs (sbatch and srun --overcommit; small CPU nodes)");
+  sub->add_option("--time", args.time_limit, "Time limit, Slurm's syntax (e.g. 12:00:00, 2-00:00:00)");
+  sub->add_option("--partition", args.partition, "Slurm partition");
+  sub->add_option("--account", args.account, "Slurm account");
+  sub->add_option("--qos", args.qos, "Slurm QOS");
+  sub->add_option("--array-parallel", args.array_parallel, "A sweep: at most this many entries at once (default: all)");
+  sub->add_flag("--dry-run", args.is_dry_run, "Print the batch script instead of submitting it");
+  return sub;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,6 +175,7 @@ int main(int argc, char** argv) {
   cli::EvaluateArgs evaluate_args;
   cli::ChatArgs chat_args;
   cli::ExportArgs export_args;
+  cli::SubmitArgs submit_args;
   const CLI::App* run = add_run(app, run_args);
   const CLI::App* sweep = add_sweep(app, sweep_args);
   const CLI::App* status = add_status(app, status_args);
@@ -155,6 +186,7 @@ int main(int argc, char** argv) {
   const CLI::App* evaluate = add_evaluate(app, evaluate_args);
   const CLI::App* chat = add_chat(app, chat_args);
   const CLI::App* export_app = add_export(app, export_args);
+  const CLI::App* submit = add_submit(app, submit_args);
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -168,6 +200,7 @@ int main(int argc, char** argv) {
     if (evaluate->parsed()) return cli::evaluate_command(evaluate_args);
     if (chat->parsed()) return cli::chat_command(chat_args);
     if (export_app->parsed()) return cli::export_command(export_args);
+    if (submit->parsed()) return cli::submit_command(submit_args);
   } catch (const Error& e) {
     fmt::print(stderr, "abliterate: {}\n", e.what());
     return 1;

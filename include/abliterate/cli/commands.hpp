@@ -121,4 +121,22 @@ int export_command(const ExportArgs& args);
 // of input (Ctrl-D) quits.
 int chat_command(const ChatArgs& args);
 
+struct SubmitArgs {
+  std::string path;                            // a job file, or a sweep file (one with a top-level `models:`)
+  int64_t n_nodes = 1;                         // --nodes
+  std::optional<int64_t> n_gpus_per_node;      // --gpus-per-node: one worker rank per GPU (default 1)
+  std::optional<int64_t> n_workers_per_node;   // --workers-per-node: CPU worker ranks, no GPUs asked for
+  bool is_overcommitted = false;               // --overcommit: more tasks than the nodes' CPUs
+  std::optional<std::string> time_limit;       // --time
+  std::optional<std::string> partition;        // --partition
+  std::optional<std::string> account;          // --account
+  std::optional<std::string> qos;              // --qos
+  std::optional<int64_t> array_parallel;       // --array-parallel: a sweep's tasks running at once (default: all)
+  bool is_dry_run = false;                     // --dry-run: print the batch script, submit nothing
+};
+
+// `abliterate submit JOB|SWEEP`: renders the batch script (slurm/batch_script.hpp)
+// and pipes it to sbatch, printing the job id; --dry-run prints the script.
+int submit_command(const SubmitArgs& args);
+
 }  // namespace abliterate::cli
