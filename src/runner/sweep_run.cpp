@@ -1,6 +1,8 @@
 #include "abliterate/runner/sweep_run.hpp"
 
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -31,6 +33,17 @@ bool is_finished(const config::Job& job) {
   return finished != attrs.end() && finished->is_boolean() && finished->get<bool>();
 }
 
+// The wall-clock time as HH:MM:SS.mmm (UTC), stamped on an entry's start and
+// end lines so that entries running side by side can be told apart in time.
+std::string clock_time() {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  return fmt::format("{:02}:{:02}:{:02}.{:03}", tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
 // How a group's entries ended, worst first in precedence: an error, a worker
 // abandoned, a stop signal.
 struct GroupResult {
@@ -57,8 +70,8 @@ GroupResult run_entries(const config::Sweep& sweep, const std::vector<size_t>& i
       std::fflush(stdout);
       ABL_CHECK(std::freopen((folder / "run.log").c_str(), "a", stdout) != nullptr, IoError,
                 "{}: cannot open for writing", (folder / "run.log").string());
-      fmt::print(stderr, "sweep: entry {} ({}) running on {} worker(s); log {}\n", indices[position], entry.name,
-                 pool.n_workers(), (folder / "run.log").string());
+      fmt::print(stderr, "sweep: {} entry {} ({}) running on {} worker(s); log {}\n", clock_time(), indices[position],
+                 entry.name, pool.n_workers(), (folder / "run.log").string());
     }
     fmt::print("\nsweep: entry {} of {}: {} ({})\n", indices[position] + 1, sweep.entries.size(), entry.name,
                entry.job.model);
@@ -78,7 +91,7 @@ GroupResult run_entries(const config::Sweep& sweep, const std::vector<size_t>& i
       return result;
     }
     std::fflush(stdout);
-    fmt::print(stderr, "sweep: entry {} ({}) {}\n", indices[position], entry.name,
+    fmt::print(stderr, "sweep: {} entry {} ({}) {}\n", clock_time(), indices[position], entry.name,
                outcome.end == RunEnd::finished ? "finished" : "stopped; run the sweep again to resume");
     if (outcome.end != RunEnd::finished) {
       result.exit_code = exit_code(outcome.end);

@@ -76,6 +76,12 @@ class TrialLoop {
         continue;
       }
       auto& [worker_idx, reply] = *received;
+      if (hung_workers_.contains(worker_idx)) {
+        // Its trial is recorded FAIL (worker timeout) already, and the run
+        // is ending: a late answer changes nothing.
+        fmt::print("\n{} answered after its worker_timeout; the reply is ignored.\n", pool_.worker_name(worker_idx));
+        continue;
+      }
       const auto it = in_flight_.find(worker_idx);
       ABL_CHECK(it != in_flight_.end(), FormatError, "{} sent {} but has no trial in flight",
                 pool_.worker_name(worker_idx), to_string(reply.type));
@@ -92,9 +98,11 @@ class TrialLoop {
       dispatch(worker_idx);
     }
     if (!hung_workers_.empty()) {
+      std::vector<std::string> names;
+      for (const auto& [worker_idx, name] : hung_workers_) names.push_back(name);
       fmt::print("\nStopped: {} sent nothing for {} (worker_timeout); {} recorded FAIL ({}) and will run again "
                  "first. Open MPI cannot drop a rank, so the run ends here; run the same command to resume.\n",
-                 fmt::join(hung_workers_, ", "), format_duration(in_.job.worker_timeout),
+                 fmt::join(names, ", "), format_duration(in_.job.worker_timeout),
                  hung_workers_.size() == 1 ? "its trial is" : "their trials are", study::kWorkerTimeoutReason);
       return RunOutcome{.end = RunEnd::worker_timed_out, .workers_abandoned = true};
     }
@@ -193,7 +201,7 @@ class TrialLoop {
       mark_failed(flight.trial.trial_id, std::string(study::kWorkerTimeoutReason));
       fmt::print("\nTrial {} failed: {} sent nothing for {} (worker_timeout)\n", display_index(flight.trial), who,
                  format_duration(in_.job.worker_timeout));
-      hung_workers_.push_back(who);
+      hung_workers_.emplace(worker_idx, who);
       it = in_flight_.erase(it);
     }
   }
@@ -327,7 +335,7 @@ class TrialLoop {
   };
   std::map<int, InFlight> in_flight_;  // by worker index
   std::optional<Clock::time_point> stop_seen_at_;
-  std::vector<std::string> hung_workers_;  // "rank 2 on node7"
+  std::map<int, std::string> hung_workers_;  // by worker index: "rank 2 on node7"
   int64_t n_complete_ = 0;
   int64_t n_complete_at_start_ = 0;
   int64_t n_failed_ = 0;

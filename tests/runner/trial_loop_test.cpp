@@ -24,6 +24,7 @@ namespace abliterate::runner {
 namespace {
 
 using nlohmann::json;
+using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kLayers = 8;
 
@@ -45,17 +46,22 @@ class ScriptedPool : public mpi::WorkerPool {
         << "trial " << trial.number << " was sent before it was written";
     sent_.push_back({trial.number, worker_idx, trial.values, static_cast<int>(busy_.size())});
     if (silent_.contains(trial.number)) return;
+    const auto delay = delays_.find(trial.number);
+    const Clock::time_point ready_at =
+        Clock::now() + (delay == delays_.end() ? Clock::duration(0) : std::chrono::duration_cast<Clock::duration>(
+                                                                            std::chrono::duration<double>(delay->second)));
     if (failing_.contains(trial.number)) {
-      pending_.push_back({worker_idx, to_message(Failure{.kind = ErrorKind::numeric,
-                                                         .reason = "logits are not finite",
-                                                         .trial_id = trial.trial_id})});
+      pending_.push_back({ready_at, worker_idx,
+                          to_message(Failure{.kind = ErrorKind::numeric,
+                                             .reason = "logits are not finite",
+                                             .trial_id = trial.trial_id})});
       return;
     }
     double kl = 0.0;
     for (double v : trial.values) kl += std::abs(v);
     kl = std::fmod(kl, 1.0);
     if (non_finite_kl_.contains(trial.number)) kl = std::numeric_limits<double>::quiet_NaN();
-    pending_.push_back({worker_idx, to_message(TrialResult{.trial_id = trial.trial_id,
+    pending_.push_back({ready_at, worker_idx, to_message(TrialResult{.trial_id = trial.trial_id,
                                                            .kl_divergence = kl,
                                                            .refusals = trial.number % 5,
                                                            .seconds = 0.0,
@@ -68,15 +74,18 @@ class ScriptedPool : public mpi::WorkerPool {
     return std::move(*reply);
   }
 
+  // The first reply whose time has come, in the order sent.
   std::optional<std::pair<int, mpi::Message>> receive_any_for(std::chrono::milliseconds timeout) override {
-    if (pending_.empty()) {
-      std::this_thread::sleep_for(std::min(timeout, std::chrono::milliseconds(50)));
-      return std::nullopt;
+    const Clock::time_point now = Clock::now();
+    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+      if (it->ready_at > now) continue;
+      std::pair<int, mpi::Message> reply{it->worker_idx, std::move(it->message)};
+      pending_.erase(it);
+      busy_.erase(reply.first);
+      return reply;
     }
-    auto reply = std::move(pending_.front());
-    pending_.pop_front();
-    busy_.erase(reply.first);
-    return reply;
+    std::this_thread::sleep_for(std::min(timeout, std::chrono::milliseconds(10)));
+    return std::nullopt;
   }
 
   std::string worker_name(int worker_idx) const override { return "rank " + std::to_string(worker_idx + 1); }
@@ -91,7 +100,8 @@ class ScriptedPool : public mpi::WorkerPool {
   std::vector<Sent> sent_;
   std::set<int64_t> failing_;
   std::set<int64_t> non_finite_kl_;
-  std::set<int64_t> silent_;
+  std::set<int64_t> silent_;             // never answered
+  std::map<int64_t, double> delays_;     // answered after this many seconds
 
  private:
   study::TrialState state_of(int64_t trial_id) const {
@@ -105,7 +115,12 @@ class ScriptedPool : public mpi::WorkerPool {
   int n_workers_;
   study::SqliteStore& store_;
   std::set<int> busy_;
-  std::deque<std::pair<int, mpi::Message>> pending_;
+  struct Pending {
+    Clock::time_point ready_at;
+    int worker_idx;
+    mpi::Message message;
+  };
+  std::deque<Pending> pending_;
 };
 
 class TrialLoopTest : public ::testing::Test {
@@ -233,6 +248,23 @@ TEST_F(TrialLoopTest, ASilentWorkerTimesOutItsTrialAndTheOthersFinish) {
   for (const auto& [number, trial] : trials) {
     EXPECT_EQ(trial.state, number == 2 ? study::TrialState::FAIL : study::TrialState::COMPLETE) << number;
   }
+}
+
+TEST_F(TrialLoopTest, ALateReplyFromATimedOutWorkerIsIgnored) {
+  // Worker 0 gets trial 2 at 0 s and answers at 1.2 s, past its 1 s timeout;
+  // worker 1 gets trial 3 at 0.6 s (after trial 1) and answers at 1.4 s, so
+  // the late answer arrives while the run still waits. It must not complete
+  // the trial already recorded FAIL, nor end the run in an error.
+  job_.worker_timeout = 1.0;
+  ScriptedPool pool(2, *store_);
+  pool.delays_ = {{1, 0.6}, {2, 1.2}, {3, 0.8}};
+  const RunOutcome outcome = run(pool);
+  EXPECT_EQ(outcome.end, RunEnd::worker_timed_out);
+  const auto trials = trials_by_number();
+  ASSERT_EQ(trials.size(), 4u);  // no trial starts after the timeout
+  EXPECT_EQ(trials.at(2).state, study::TrialState::FAIL);
+  EXPECT_EQ(fail_reason(2), study::kWorkerTimeoutReason);
+  EXPECT_EQ(trials.at(3).state, study::TrialState::COMPLETE);
 }
 
 }  // namespace
