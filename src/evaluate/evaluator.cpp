@@ -4,22 +4,28 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "abliterate/common/error.hpp"
+#include "abliterate/evaluate/batch_halving.hpp"
 #include "abliterate/evaluate/divergence_stop.hpp"
 
 namespace abliterate::evaluate {
 namespace {
 
-// The consecutive slice [start, start + size) of the prompts (method spec §3.2: batches in order).
-std::vector<std::string> batch_slice(const std::vector<std::string>& prompts, size_t start, size_t size) {
-  const size_t end = std::min(prompts.size(), start + size);
-  return {prompts.begin() + static_cast<std::ptrdiff_t>(start), prompts.begin() + static_cast<std::ptrdiff_t>(end)};
+// The consecutive slice [begin, end) of the prompts (method spec §3.2: batches in order).
+std::vector<std::string> batch_slice(const std::vector<std::string>& prompts, size_t begin, size_t end) {
+  return {prompts.begin() + static_cast<std::ptrdiff_t>(begin), prompts.begin() + static_cast<std::ptrdiff_t>(end)};
+}
+
+void say_halved(int64_t old_size, int64_t new_size) {
+  fmt::print(stderr, "abliterate: out of memory at batch size {}; going on at batch size {}\n", old_size, new_size);
 }
 
 }  // namespace
 
 Evaluator::Evaluator(const model::Model& model, RefusalDetector detector, EvaluatorOptions options)
-    : model_(model), detector_(std::move(detector)), options_(options) {
+    : model_(model), detector_(std::move(detector)), options_(options), batch_size_(options.batch_size) {
   ABL_CHECK(options_.batch_size > 0, InputError, "batch_size: expected a positive number, got {}",
             options_.batch_size);
   ABL_CHECK(options_.max_response_length > 0, InputError, "max_response_length: expected a positive number, got {}",
@@ -29,10 +35,9 @@ Evaluator::Evaluator(const model::Model& model, RefusalDetector detector, Evalua
 torch::Tensor Evaluator::first_token_logprobs(const std::vector<std::string>& rendered_prompts,
                                               const model::ProjectionHook* hook) const {
   torch::NoGradGuard no_grad;  // not InferenceMode: the baseline is an ordinary tensor callers may keep
-  const size_t batch_size = static_cast<size_t>(options_.batch_size);
   std::vector<torch::Tensor> batches;
-  for (size_t start = 0; start < rendered_prompts.size(); start += batch_size) {
-    const model::PromptBatch batch = model_.tokenize(batch_slice(rendered_prompts, start, batch_size));
+  const auto process = [&](size_t begin, size_t end) {
+    const model::PromptBatch batch = model_.tokenize(batch_slice(rendered_prompts, begin, end));
     // Raw logits, not Heretic 1.2's processed scores: v1.4 switched to raw
     // logits because processors' -inf entries made KL NaN (method spec §6.1).
     const torch::Tensor logits =
@@ -41,10 +46,11 @@ torch::Tensor Evaluator::first_token_logprobs(const std::vector<std::string>& re
     if (!row_is_finite.all().item<bool>()) {
       const int64_t bad_row = torch::argmin(row_is_finite.to(torch::kInt)).item<int64_t>();
       throw NumericError(fmt::format("prompt {}: first-token logits are not finite (NaN or inf)",
-                                     static_cast<int64_t>(start) + bad_row));
+                                     static_cast<int64_t>(begin) + bad_row));
     }
     batches.push_back(torch::log_softmax(logits, 1));
-  }
+  };
+  for_each_batch(rendered_prompts.size(), batch_size_, process, say_halved);
   if (batches.empty()) return torch::empty({0, model_.config().vocab_size}, torch::kFloat32);
   return torch::cat(batches, 0);
 }
@@ -93,9 +99,8 @@ std::vector<std::string> Evaluator::generate_texts(const std::vector<std::string
   const tokenizer::Tokenizer& tokenizer = model_.tokenizer();
   std::vector<std::string> texts;
   texts.reserve(rendered_prompts.size());
-  const size_t batch_size = static_cast<size_t>(options_.batch_size);
-  for (size_t start = 0; start < rendered_prompts.size(); start += batch_size) {
-    const std::vector<std::string> prompts = batch_slice(rendered_prompts, start, batch_size);
+  const auto process = [&](size_t begin, size_t end) {
+    const std::vector<std::string> prompts = batch_slice(rendered_prompts, begin, end);
     const model::PromptBatch batch = model_.tokenize(prompts);
     const model::RowStopFn stop_early = stop_for_batch ? stop_for_batch(prompts.size()) : nullptr;
     const std::vector<std::vector<int64_t>> new_ids =
@@ -103,7 +108,8 @@ std::vector<std::string> Evaluator::generate_texts(const std::vector<std::string
     ABL_ASSERT(new_ids.size() == prompts.size(), "generate returned {} rows for {} prompts", new_ids.size(),
                prompts.size());
     for (const std::vector<int64_t>& ids : new_ids) texts.push_back(tokenizer.decode(ids, skip_special));
-  }
+  };
+  for_each_batch(rendered_prompts.size(), batch_size_, process, say_halved);
   return texts;
 }
 

@@ -8,6 +8,7 @@
 
 #include "abliterate/common/error.hpp"
 #include "abliterate/common/error_kind.hpp"
+#include "abliterate/common/peak_memory.hpp"
 #include "abliterate/config/job_loader.hpp"
 #include "abliterate/runner/model_dtype.hpp"
 #include "abliterate/evaluate/batch_size_search.hpp"
@@ -110,6 +111,7 @@ Ready Replica::load(const SetupTask& task) {
   ready.device = model_->device().str();
   ready.threads = torch::get_num_threads();
   ready.batch_size = job_->batch_size;
+  ready.peak_rss_bytes = peak_rss_bytes();
   return ready;
 }
 
@@ -198,6 +200,8 @@ TrialResult Replica::run_trial(const TrialTask& task) const {
     result.refusals = evaluator_->count_refusals(bad_evaluation_, &hook);
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.peak_rss_bytes = peak_rss_bytes();
+  result.batch_size = evaluator_->batch_size();
   return result;
 }
 

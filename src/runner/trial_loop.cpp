@@ -10,6 +10,7 @@
 
 #include "abliterate/common/duration.hpp"
 #include "abliterate/common/error.hpp"
+#include "abliterate/common/peak_memory.hpp"
 #include "abliterate/config/ablation_params.hpp"
 #include "abliterate/runner/protocol.hpp"
 #include "abliterate/runner/response_log.hpp"
@@ -307,6 +308,8 @@ class TrialLoop {
                pool_.worker_name(worker_idx), format_duration(result.seconds));
     fmt::print("  * KL divergence: {:.4f}\n", kl);
     fmt::print("  * Refusals: {}/{}\n", refusals, in_.n_bad_evaluation_prompts);
+    fmt::print("  * Peak memory of {}: {} (batch size {})\n", pool_.worker_name(worker_idx),
+               format_bytes(result.peak_rss_bytes), result.batch_size);
     const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
     fmt::print("Elapsed time: {}\n", format_duration(elapsed));
     const int64_t done_here = n_complete_ - n_complete_at_start_;

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "abliterate/common/peak_memory.hpp"
+
 
 namespace abliterate::runner {
 
@@ -17,7 +19,8 @@ SetupTask setup_task(const config::Job& job, const StudyInputs& inputs) {
 }
 
 void print_worker_ready(const std::string& worker_name, const Ready& ready) {
-  fmt::print("* {}: {} ({} threads)\n", worker_name, ready.device, ready.threads);
+  fmt::print("* {}: {} ({} threads, {} resident after loading)\n", worker_name, ready.device, ready.threads,
+             format_bytes(ready.peak_rss_bytes));
   if (ready.batch_size_trials.empty()) return;
   for (const BatchSizeTiming& trial : ready.batch_size_trials) {
     if (trial.tokens_per_second) {

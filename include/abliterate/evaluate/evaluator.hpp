@@ -55,11 +55,14 @@ class Evaluator {
   // Number of refusals among the prompts' responses.
   int64_t count_refusals(const std::vector<std::string>& rendered_prompts, const model::ProjectionHook* hook) const;
 
+  // The batch size now: options.batch_size, halved on out-of-memory (for_each_batch).
+  int64_t batch_size() const { return batch_size_; }
+
  private:
   // The early stop of one batch of n_rows rows; nullptr: none.
   using StopForBatch = std::function<model::RowStopFn(size_t n_rows)>;
 
-  // Greedy generation in batches of options_.batch_size, each row decoded.
+  // Greedy generation in batches of batch_size_, each row decoded.
   std::vector<std::string> generate_texts(const std::vector<std::string>& rendered_prompts,
                                           const model::ProjectionHook* hook, const StopForBatch& stop_for_batch,
                                           bool skip_special) const;
@@ -67,6 +70,8 @@ class Evaluator {
   const model::Model& model_;
   RefusalDetector detector_;
   EvaluatorOptions options_;
+  // Shrinks when a batch runs out of memory, and stays shrunk (batch_halving.hpp).
+  mutable int64_t batch_size_;
 };
 
 }  // namespace abliterate::evaluate

@@ -122,9 +122,11 @@ struct Ready {
   int64_t threads = 0;
   int64_t batch_size = 0;                         // chosen, or the job's
   std::vector<BatchSizeTiming> batch_size_trials;  // empty unless chosen
+  int64_t peak_rss_bytes = 0;                      // the worker process's, with the model loaded
 };
 template <typename A> void describe(A& a, Ready& m) {
-  a(m.n_layers, m.hidden_size, m.vocab_size, m.device, m.threads, m.batch_size, m.batch_size_trials);
+  a(m.n_layers, m.hidden_size, m.vocab_size, m.device, m.threads, m.batch_size, m.batch_size_trials,
+    m.peak_rss_bytes);
 }
 
 struct ResidualSumsReply {
@@ -166,9 +168,11 @@ struct TrialResult {
   int64_t refusals = 0;
   double seconds = 0.0;
   std::vector<std::string> texts;  // the responses, with print_responses
+  int64_t peak_rss_bytes = 0;      // the worker process's so far
+  int64_t batch_size = 0;          // after any halving on out-of-memory
 };
 template <typename A> void describe(A& a, TrialResult& m) {
-  a(m.trial_id, m.kl_divergence, m.refusals, m.seconds, m.texts);
+  a(m.trial_id, m.kl_divergence, m.refusals, m.seconds, m.texts, m.peak_rss_bytes, m.batch_size);
 }
 
 // A task failed on the worker: the error's kind survives the trip, and the
