@@ -13,18 +13,8 @@ namespace abliterate::cli {
 int run_command(const RunArgs& args, int* argc, char*** argv) {
   mpi::MpiContext mpi_context(argc, argv);
   if (mpi_context.rank() != 0) {
-    // A signal to the whole step (srun, mpirun) is rank 0's to act on: it
-    // decides when the trials in flight are done (issue 12).
-    runner::ignore_stop_signals();
-    try {
-      runner::run_worker_loop(mpi_context.placement(), mpi_context.world());
-      return 0;
-    } catch (const std::exception& e) {
-      // Only transport failures reach here (task errors are replies): the
-      // whole job goes down, as Open MPI without ULFM does anyway.
-      fmt::print(stderr, "abliterate: rank {}: {}\n", mpi_context.rank(), e.what());
-      mpi_context.abort(1);
-    }
+    runner::run_worker_rank(mpi_context, mpi_context.placement(), mpi_context.world());
+    return 0;
   }
 
   runner::install_shutdown_handlers();

@@ -1,10 +1,12 @@
 #include "abliterate/config/sweep.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <optional>
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "abliterate/common/error.hpp"
 #include "abliterate/config/job_keys.hpp"
@@ -28,11 +30,9 @@ constexpr const char* kEntryCache = "cache.h5";
 template <size_t N>
 void check_keys(const json& object, const char* const (&allowed)[N], const std::string& where) {
   for (const auto& [key, value] : object.items()) {
-    bool known = false;
-    for (const char* name : allowed) known = known || key == name;
-    std::string names;
-    for (const char* name : allowed) names += fmt::format("{}{}", names.empty() ? "" : ", ", name);
-    ABL_CHECK(known, InputError, "{}: unknown key \"{}\" (expected one of: {})", where, key, names);
+    if (std::find(std::begin(allowed), std::end(allowed), key) != std::end(allowed)) continue;
+    throw InputError(fmt::format("{}: unknown key \"{}\" (expected one of: {})", where, key,
+                                 fmt::join(allowed, ", ")));
   }
 }
 

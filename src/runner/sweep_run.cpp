@@ -15,8 +15,8 @@
 #include "abliterate/runner/shutdown.hpp"
 #include "abliterate/runner/task_runner.hpp"
 #include "abliterate/runner/worker_loop.hpp"
-#include "abliterate/study/attribute_names.hpp"
 #include "abliterate/study/sqlite_store.hpp"
+#include "abliterate/study/study_overview.hpp"
 
 namespace abliterate::runner {
 namespace {
@@ -27,10 +27,7 @@ bool is_finished(const config::Job& job) {
   if (!std::filesystem::exists(job.store)) return false;
   const std::unique_ptr<study::SqliteStore> store = study::SqliteStore::open_read_only(job.store);
   const std::optional<int64_t> study_id = store->find_study(job.study_name);
-  if (!study_id) return false;
-  const nlohmann::json attrs = store->study_user_attrs(*study_id);
-  const auto finished = attrs.find(std::string(study::kFinishedAttr));
-  return finished != attrs.end() && finished->is_boolean() && finished->get<bool>();
+  return study_id && study::is_study_finished(*store, *study_id);
 }
 
 // The wall-clock time as HH:MM:SS.mmm (UTC), stamped on an entry's start and
@@ -130,8 +127,7 @@ int run_sweep(const config::Sweep& sweep, const SweepOptions& options, const mpi
   const mpi::WorkerPlacement placement = world.node_placement(/*is_worker=*/!is_coordinator);
   const mpi::Communicator comm = world.split(static_cast<int>(group));
   if (!is_coordinator) {
-    ignore_stop_signals();
-    run_worker_loop(placement, comm);
+    run_worker_rank(mpi_context, placement, comm);
     return 0;
   }
   install_shutdown_handlers();

@@ -171,7 +171,7 @@ class TrialLoop {
   }
 
   bool grace_is_over() const {
-    return stop_seen_at_ && Clock::now() >= *stop_seen_at_ + seconds(in_.job.grace_period);
+    return stop_seen_at_ && Clock::now() >= *stop_seen_at_ + grace_period_;
   }
 
   // How long to wait for a reply before looking again: until the next
@@ -180,9 +180,9 @@ class TrialLoop {
   std::chrono::milliseconds time_to_next_check() const {
     Clock::time_point next = Clock::now() + std::chrono::milliseconds(200);
     for (const auto& [worker_idx, flight] : in_flight_) {
-      next = std::min(next, flight.sent_at + seconds(in_.job.worker_timeout));
+      next = std::min(next, flight.sent_at + worker_timeout_);
     }
-    if (stop_seen_at_) next = std::min(next, *stop_seen_at_ + seconds(in_.job.grace_period));
+    if (stop_seen_at_) next = std::min(next, *stop_seen_at_ + grace_period_);
     return std::max(std::chrono::milliseconds(0),
                     std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()));
   }
@@ -194,7 +194,7 @@ class TrialLoop {
     const Clock::time_point now = Clock::now();
     for (auto it = in_flight_.begin(); it != in_flight_.end();) {
       const auto& [worker_idx, flight] = *it;
-      if (now < flight.sent_at + seconds(in_.job.worker_timeout)) {
+      if (now < flight.sent_at + worker_timeout_) {
         ++it;
         continue;
       }
@@ -228,10 +228,6 @@ class TrialLoop {
 
   static int64_t display_index(const study::Trial& trial) {
     return trial.user_attrs.value(study::kIndexAttr, trial.number + 1);
-  }
-
-  static Clock::duration seconds(double count) {
-    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(count));
   }
 
   // Sends a new trial to an idle worker; false when none is needed.
@@ -338,6 +334,10 @@ class TrialLoop {
   };
   std::map<int, InFlight> in_flight_;  // by worker index
   std::optional<Clock::time_point> stop_seen_at_;
+  const Clock::duration grace_period_ =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(in_.job.grace_period));
+  const Clock::duration worker_timeout_ =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(in_.job.worker_timeout));
   std::map<int, std::string> hung_workers_;  // by worker index: "rank 2 on node7"
   int64_t n_complete_ = 0;
   int64_t n_complete_at_start_ = 0;

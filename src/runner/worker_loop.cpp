@@ -3,9 +3,11 @@
 #include <deque>
 #include <optional>
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/runner/shutdown.hpp"
 #include "abliterate/runner/worker.hpp"
 
 namespace abliterate::runner {
@@ -40,13 +42,20 @@ class LocalWorkerPool : public mpi::WorkerPool {
 
 }  // namespace
 
-void run_worker_loop(mpi::WorkerPlacement placement, const mpi::Communicator& comm) {
-  Worker worker(placement);
-  while (true) {
-    auto [source, task] = *comm.receive(0, std::nullopt);
-    std::optional<mpi::Message> reply = worker.handle(task);
-    if (!reply) return;
-    comm.send(0, *reply);
+void run_worker_rank(const mpi::MpiContext& mpi_context, mpi::WorkerPlacement placement,
+                     const mpi::Communicator& comm) {
+  ignore_stop_signals();
+  try {
+    Worker worker(placement);
+    while (true) {
+      auto [source, task] = *comm.receive(0, std::nullopt);
+      std::optional<mpi::Message> reply = worker.handle(task);
+      if (!reply) return;
+      comm.send(0, *reply);
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "abliterate: rank {}: {}\n", mpi_context.rank(), e.what());
+    mpi_context.abort(1);
   }
 }
 

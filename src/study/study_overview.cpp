@@ -21,6 +21,12 @@ const char* to_string(StudyState state) {
   return "?";
 }
 
+bool is_study_finished(const SqliteStore& store, int64_t study_id) {
+  const nlohmann::json attrs = store.study_user_attrs(study_id);
+  const auto finished = attrs.find(std::string(kFinishedAttr));
+  return finished != attrs.end() && finished->is_boolean() && finished->get<bool>();
+}
+
 StudyOverview read_study_overview(const std::filesystem::path& store_path, const std::string& name,
                                   bool is_run_active, bool has_failed) {
   StudyOverview row;
@@ -52,12 +58,11 @@ StudyOverview read_study_overview(const std::filesystem::path& store_path, const
     return a.refusals != b.refusals ? a.refusals < b.refusals : a.kl_divergence < b.kl_divergence;
   });
   if (row.front.size() > kFrontPointsShown) row.front.resize(kFrontPointsShown);
-  const auto finished = attrs.find(std::string(kFinishedAttr));
   if (is_run_active) {
     row.state = StudyState::running;
   } else if (has_failed) {
     row.state = StudyState::failed;
-  } else if (finished != attrs.end() && finished->is_boolean() && finished->get<bool>()) {
+  } else if (is_study_finished(*store, study_id)) {
     row.state = StudyState::done;
   } else {
     row.state = StudyState::interrupted;

@@ -13,25 +13,5 @@ new_workdir() {
   echo "$dir"
 }
 
-# write_tiny_job FILE N_TRIALS [extra yaml lines...]: a job on the tiny model
-# and the project's own prompt sets, small enough to run in seconds.
-write_tiny_job() {
-  local file=$1 n_trials=$2
-  shift 2
-  cat > "$file" <<YAML
-model: $TINY_MODEL
-batch_size: 4
-max_response_length: 6
-n_trials: $n_trials
-n_startup_trials: $n_trials
-seed: 7
-study_name: tiny
-good_prompts: {dataset: $REPO/jobs/data/harmless, split: "train[:12]"}
-bad_prompts: {dataset: $REPO/jobs/data/harmful, split: "train[:12]"}
-good_evaluation_prompts: {dataset: $REPO/jobs/data/harmless, split: "test[:6]"}
-bad_evaluation_prompts: {dataset: $REPO/jobs/data/harmful, split: "test[:6]"}
-store: study.db
-cache: cache.h5
-YAML
-  for line in "$@"; do echo "$line" >> "$file"; done
-}
+# write_tiny_job FILE N_TRIALS [extra yaml lines...]: see tests/support/tiny_job.sh.
+source "$(dirname "${BASH_SOURCE[0]}")/../support/tiny_job.sh"

@@ -159,29 +159,9 @@ job_is_finished() {
   [ -z "$(squeue -h -j "$1" -o %i 2>/dev/null)" ]
 }
 
-# write_tiny_job FILE N_TRIALS [extra yaml lines...]: a CPU job on the tiny
-# model and the project's own prompt sets (tests/integration/lib.sh's, with
-# device: cpu, or $TINY_DEVICE: the node has no GPUs). TINY_EVAL (default 6) prompts per
-# evaluation set and TINY_RESPONSE (default 6) tokens per response set how
-# long a trial takes: 32 and 200 make it ~2 s on this 2-core machine.
-write_tiny_job() {
-  local file=$1 n_trials=$2
-  shift 2
-  cat > "$file" <<YAML
-model: $TINY_MODEL
-device: ${TINY_DEVICE:-cpu}
-batch_size: 4
-max_response_length: ${TINY_RESPONSE:-6}
-n_trials: $n_trials
-n_startup_trials: $n_trials
-seed: 7
-study_name: tiny
-good_prompts: {dataset: $REPO/jobs/data/harmless, split: "train[:12]"}
-bad_prompts: {dataset: $REPO/jobs/data/harmful, split: "train[:12]"}
-good_evaluation_prompts: {dataset: $REPO/jobs/data/harmless, split: "test[:${TINY_EVAL:-6}]"}
-bad_evaluation_prompts: {dataset: $REPO/jobs/data/harmful, split: "test[:${TINY_EVAL:-6}]"}
-store: study.db
-cache: cache.h5
-YAML
-  for line in "$@"; do echo "$line" >> "$file"; done
-}
+# write_tiny_job FILE N_TRIALS [extra yaml lines...] (tests/support/tiny_job.sh),
+# as a CPU job unless TINY_DEVICE says otherwise: the node has no GPUs, and
+# `submit` gives a cpu job CPU worker ranks. TINY_EVAL=32 TINY_RESPONSE=200
+# make a trial take ~2 s on this 2-core machine.
+source "$(dirname "${BASH_SOURCE[0]}")/../support/tiny_job.sh"
+export TINY_DEVICE=${TINY_DEVICE:-cpu}

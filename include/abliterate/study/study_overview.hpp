@@ -34,6 +34,9 @@ struct StudyOverview {
 
 inline constexpr size_t kFrontPointsShown = 3;
 
+// True when the study's `finished` user attr says its run completed the budget.
+bool is_study_finished(const SqliteStore& store, int64_t study_id);
+
 // The overview of the store's only study. `is_run_active`: a run holds the
 // store now (StoreRunLock::is_held); `has_failed`: the last run of it ended
 // in an error. Throws FormatError for a store that is not one.
