@@ -1,11 +1,12 @@
 // Throughput of the model runtime on one model: greedy generation at several
-// batch sizes and one prefill, float32 on CPU. bench/runtime_vs_transformers.sh
+// batch sizes and one prefill, float32 (or --dtype bfloat16) on CPU. bench/runtime_vs_transformers.sh
 // runs it next to bench/transformers_bench.py, which replays the exact token
 // ids written by --ids-out.
 //
 //   runtime_bench MODEL.gguf [--threads 2] [--prompts FILE.jsonl] [--batches 1,16,32]
 //                 [--prompt-tokens 32] [--new-tokens 64] [--prefill-batch 16]
 //                 [--prefill-tokens 128] [--repeats 1] [--json FILE] [--ids-out FILE] [--profile]
+//                 [--dtype float32|bfloat16]
 //
 // Prompts: chat-rendered texts of FILE.jsonl ({"text": ...} lines), joined
 // until long enough, then cut in the middle to an exact length (the chat
@@ -67,6 +68,7 @@ struct Options {
   std::string json_path;
   std::string ids_path;
   bool profile = false;
+  torch::ScalarType dtype = torch::kFloat32;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -74,7 +76,8 @@ struct Options {
   std::fprintf(stderr,
                "usage: runtime_bench MODEL.gguf [--threads N] [--prompts FILE.jsonl] [--batches 1,16,32]\n"
                "       [--prompt-tokens 32] [--new-tokens 64] [--prefill-batch 16] [--prefill-tokens 128]\n"
-               "       [--repeats 1] [--json FILE] [--ids-out FILE] [--profile]\n");
+               "       [--repeats 1] [--json FILE] [--ids-out FILE] [--profile]\n"
+               "       [--dtype float32|bfloat16]\n");
   std::exit(2);
 }
 
@@ -107,6 +110,12 @@ Options parse_options(int argc, char** argv) {
     else if (arg == "--json") options.json_path = value();
     else if (arg == "--ids-out") options.ids_path = value();
     else if (arg == "--profile") options.profile = true;
+    else if (arg == "--dtype") {
+      const std::string name = value();
+      if (name == "float32") options.dtype = torch::kFloat32;
+      else if (name == "bfloat16") options.dtype = torch::kBFloat16;
+      else usage_error("--dtype: expected float32 or bfloat16, got '" + name + "'");
+    }
     else if (!arg.empty() && arg[0] == '-') usage_error("unknown option " + arg);
     else if (options.model_path.empty()) options.model_path = arg;
     else usage_error("more than one model given");
@@ -299,10 +308,10 @@ int main(int argc, char** argv) {
   // greedy_generate (what Model::generate runs) on a Decoder of its own,
   // without stop tokens, so that every row yields exactly N tokens.
   auto load_start = std::chrono::steady_clock::now();
-  const std::unique_ptr<Model> model = Model::load(options.model_path, LoadOptions{});
+  const std::unique_ptr<Model> model = Model::load(options.model_path, LoadOptions{.dtype = options.dtype, .device = torch::kCPU, .adapter = {}});
   GgufCheckpoint checkpoint = GgufCheckpoint::open(options.model_path);
   const ModelConfig config = model_config_from_gguf(checkpoint.reader());
-  const Decoder decoder(config, load_decoder_weights(checkpoint, config, torch::TensorOptions().dtype(torch::kFloat32)));
+  const Decoder decoder(config, load_decoder_weights(checkpoint, config, torch::TensorOptions().dtype(options.dtype)));
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const int64_t pad_id = config.pad_token_id >= 0 ? config.pad_token_id
                          : !config.eos_token_ids.empty() ? config.eos_token_ids.front()
@@ -312,8 +321,8 @@ int main(int argc, char** argv) {
   greedy.pad_token_id = pad_id;
   greedy.n_sampleable_tokens = model->tokenizer().vocab_size();
 
-  std::printf("runtime_bench: %s, float32, CPU, %d threads, loaded in %.1f s (model + decoder)\n", model_name.c_str(),
-              threads, load_seconds);
+  std::printf("runtime_bench: %s, %s, CPU, %d threads, loaded in %.1f s (model + decoder)\n", model_name.c_str(),
+              c10::toString(options.dtype), threads, load_seconds);
 
   nlohmann::json ids_doc = {{"model", model_name},       {"pad_token_id", pad_id},
                             {"threads", threads},        {"new_tokens", options.new_tokens},

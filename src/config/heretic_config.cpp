@@ -66,6 +66,28 @@ void convert_dtypes(json& job, std::vector<std::string>& notes) {
   }
 }
 
+// Heretic 1.4's settings for what happens around a study, not in it: each is
+// left out of the job with a note saying where the same choice lives here.
+struct OutsideKey {
+  const char* key;
+  const char* note;
+};
+constexpr OutsideKey kOutsideKeys[] = {
+    {"export_strategy", "export_strategy left out: choose at export (`abliterate export --adapter` or a merged model)"},
+    {"max_shard_size", "max_shard_size left out: give it at export (`abliterate export --max-shard-size`)"},
+    {"offload_outputs_to_cpu", "offload_outputs_to_cpu left out: outputs already leave the device per batch"},
+    {"model_commit", "model_commit left out: point `model` at the checkpoint of that commit"},
+    {"benchmarks", "benchmarks left out: abliterate runs no downstream benchmarks"},
+    {"reproduce", "reproduce left out: a study resumes from its store, and `abliterate export --from` redoes an export"},
+    {"collect_reproducibles", "collect_reproducibles left out: the store and abliterate.json record a study and its export"},
+};
+
+void drop_outside_keys(json& job, std::vector<std::string>& notes) {
+  for (const OutsideKey& outside : kOutsideKeys) {
+    if (job.erase(outside.key) > 0) notes.emplace_back(outside.note);
+  }
+}
+
 std::string shortest_number(double value) {
   if (std::isnan(value)) return ".nan";
   if (std::isinf(value)) return value > 0 ? ".inf" : "-.inf";
@@ -137,6 +159,7 @@ ConvertedConfig convert_heretic_config(const std::string& toml_text, const std::
   job = toml_to_json(table, file, "");
 
   convert_dtypes(job, converted.notes);
+  drop_outside_keys(job, converted.notes);
   return converted;
 }
 

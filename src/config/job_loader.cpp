@@ -264,6 +264,7 @@ Job typed_job(const json& document, const std::filesystem::path& source_path) {
   if (const json* v = find(JobKey::seed)) job.seed = v->get<uint64_t>();
   if (const json* v = find(JobKey::grace_period)) job.grace_period = v->get<double>();
   if (const json* v = find(JobKey::worker_timeout)) job.worker_timeout = v->get<double>();
+  if (const json* v = find(JobKey::trials_per_worker)) job.trials_per_worker = v->get<int64_t>();
   if (const json* v = find(JobKey::study_checkpoint_dir)) job.study_checkpoint_dir = v->get<std::string>();
   if (const json* v = find(JobKey::enqueue_trials)) {
     job.enqueue_trials = read_enqueue_trials(*v, file_label(source_path));
@@ -360,6 +361,7 @@ json job_to_json(const Job& job) {
   out[key_name(JobKey::seed)] = job.seed;
   out[key_name(JobKey::grace_period)] = job.grace_period;
   out[key_name(JobKey::worker_timeout)] = job.worker_timeout;
+  out[key_name(JobKey::trials_per_worker)] = job.trials_per_worker;
   out[key_name(JobKey::study_checkpoint_dir)] = job.study_checkpoint_dir;
   out[key_name(JobKey::enqueue_trials)] = enqueue_trials_to_json(job.enqueue_trials);
 

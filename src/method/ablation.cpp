@@ -96,11 +96,15 @@ AblationHook::AblationHook(const model::Model& model, const torch::Tensor& direc
   mlp_ = build(model::Projection::mlp_down_proj, params.mlp_down_proj);
 }
 
-torch::Tensor AblationHook::apply(model::Projection which, int64_t layer_idx, const torch::Tensor& y) const {
+const AblationHook::LayerEdit& AblationHook::edit(model::Projection which, int64_t layer_idx) const {
   const std::vector<LayerEdit>& edits = which == model::Projection::attn_o_proj ? attn_ : mlp_;
   ABL_ASSERT(layer_idx >= 0 && layer_idx < static_cast<int64_t>(edits.size()), "layer {} out of range [0, {})",
              layer_idx, edits.size());
-  const LayerEdit& edit = edits[static_cast<size_t>(layer_idx)];
+  return edits[static_cast<size_t>(layer_idx)];
+}
+
+torch::Tensor AblationHook::apply(model::Projection which, int64_t layer_idx, const torch::Tensor& y) const {
+  const LayerEdit& edit = this->edit(which, layer_idx);
   if (edit.weight == 0) return y;
   // Computed in float32 and cast back, as PEFT adds a float32 LoRA term to a
   // bf16 base output before casting the sum back (method spec §5.3).

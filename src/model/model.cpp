@@ -7,6 +7,7 @@
 #include "abliterate/chat/gguf_chat_template.hpp"
 #include "abliterate/common/error.hpp"
 #include "abliterate/formats/hf_folder.hpp"
+#include "abliterate/model/continuous_generation.hpp"
 #include "abliterate/model/decoder.hpp"
 #include "abliterate/model/generation.hpp"
 #include "abliterate/model/gguf_checkpoint.hpp"
@@ -27,6 +28,16 @@ const char* to_string(Projection p) {
 
 std::string Model::format_chat(const std::string& system_prompt, const std::string& user_prompt) const {
   return chat_template().render({{"system", system_prompt}, {"user", user_prompt}}, /*add_generation_prompt=*/true);
+}
+
+std::vector<int64_t> Model::encode(const std::string& rendered_prompt) const {
+  return tokenizer().encode(rendered_prompt, tokenizer::SpecialTokens::parse);
+}
+
+std::vector<std::vector<int64_t>> Model::generate_queued(const std::vector<QueuedPrompt>& /*prompts*/,
+                                                         int64_t /*max_rows*/, int64_t /*max_new_tokens*/,
+                                                         RowHooks& /*hooks*/, const RowStopFn& /*stop_early*/) const {
+  throw InputError("this model does not generate from a queue (can_generate_queued is false)");
 }
 
 namespace {
@@ -62,7 +73,7 @@ class DecoderModel final : public Model {
     rows.reserve(rendered_prompts.size());
     int64_t n_positions = 0;
     for (size_t prompt_idx = 0; prompt_idx < rendered_prompts.size(); ++prompt_idx) {
-      rows.push_back(tokenizer_.encode(rendered_prompts[prompt_idx], tokenizer::SpecialTokens::parse));
+      rows.push_back(encode(rendered_prompts[prompt_idx]));
       ABL_CHECK(!rows.back().empty(), InputError, "prompt {} encodes to no tokens", prompt_idx);
       n_positions = std::max(n_positions, static_cast<int64_t>(rows.back().size()));
     }
@@ -98,12 +109,19 @@ class DecoderModel final : public Model {
     c10::InferenceMode guard;
     ABL_CHECK(max_new_tokens >= 0, InputError, "max_new_tokens must be >= 0, got {}", max_new_tokens);
     check_batch(batch);
-    GreedyOptions options;
-    options.max_new_tokens = max_new_tokens;
-    options.stop_token_ids = stop_token_ids_;
-    options.pad_token_id = pad_token_id_;
-    options.n_sampleable_tokens = tokenizer_.vocab_size();
-    return greedy_generate(decoder_, batch, options, hook, stop_early);
+    return greedy_generate(decoder_, batch, greedy_options(max_new_tokens), hook, stop_early);
+  }
+
+  bool can_generate_queued(int64_t longest_prompt, int64_t max_new_tokens) const override {
+    return fits_continuous_batching(config_, longest_prompt, max_new_tokens);
+  }
+
+  std::vector<std::vector<int64_t>> generate_queued(const std::vector<QueuedPrompt>& prompts, int64_t max_rows,
+                                                    int64_t max_new_tokens, RowHooks& hooks,
+                                                    const RowStopFn& stop_early) const override {
+    c10::InferenceMode guard;
+    ABL_CHECK(max_new_tokens >= 0, InputError, "max_new_tokens must be >= 0, got {}", max_new_tokens);
+    return generate_continuously(decoder_, prompts, max_rows, greedy_options(max_new_tokens), hooks, stop_early);
   }
 
   torch::Tensor projection_weight(Projection which, int64_t layer_idx) const override {
@@ -115,6 +133,15 @@ class DecoderModel final : public Model {
   }
 
  private:
+  GreedyOptions greedy_options(int64_t max_new_tokens) const {
+    GreedyOptions options;
+    options.max_new_tokens = max_new_tokens;
+    options.stop_token_ids = stop_token_ids_;
+    options.pad_token_id = pad_token_id_;
+    options.n_sampleable_tokens = tokenizer_.vocab_size();
+    return options;
+  }
+
   // A batch must be [B, T] ids and mask, left padded (every row's last position is real).
   void check_batch(const PromptBatch& batch) const {
     ABL_CHECK(batch.input_ids.defined() && batch.attention_mask.defined() && batch.input_ids.dim() == 2 &&

@@ -88,6 +88,7 @@ const char* to_string(MessageType type) {
     case MessageType::trial: return "trial";
     case MessageType::stop: return "stop";
     case MessageType::responses: return "responses";
+    case MessageType::trials: return "trials";
     case MessageType::ready: return "ready";
     case MessageType::residual_sums: return "residual_sums";
     case MessageType::logprobs_result: return "logprobs_result";
@@ -96,6 +97,7 @@ const char* to_string(MessageType type) {
     case MessageType::failure: return "failure";
     case MessageType::responses_result: return "responses_result";
     case MessageType::context_ready: return "context_ready";
+    case MessageType::trials_result: return "trials_result";
   }
   return "unknown";
 }

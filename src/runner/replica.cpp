@@ -16,6 +16,7 @@
 #include "abliterate/evaluate/kl_divergence.hpp"
 #include "abliterate/method/ablation.hpp"
 #include "abliterate/method/residuals.hpp"
+#include "abliterate/method/trial_row_hooks.hpp"
 #include "abliterate/model/cpu_threads.hpp"
 #include "abliterate/model/model.hpp"
 #include "abliterate/study/search_space.hpp"
@@ -33,8 +34,13 @@ torch::Device choose_device(const std::string& setting, const mpi::WorkerPlaceme
 }
 
 // Splits the node's cores between the worker ranks on it: more intra-op
-// threads than cores make OpenMP spin-wait and run many times slower.
+// threads than cores make OpenMP spin-wait and run many times slower. An
+// OMP_NUM_THREADS in the environment is the user's choice and stands.
 void set_cpu_threads(const mpi::WorkerPlacement& placement) {
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) {
+    model::configure_cpu_threads(0);
+    return;
+  }
   const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
   model::configure_cpu_threads(std::max(1, static_cast<int>(hardware) / std::max(1, placement.local_workers)));
 }
@@ -178,31 +184,86 @@ void Replica::set_trial_context(const ContextTask& task) {
   bad_evaluation_ = render(task.bad_evaluation, task.response_prefix);
 }
 
-TrialResult Replica::run_trial(const TrialTask& task) const {
+method::AblationHook Replica::trial_hook(const TrialTask& task) const {
   ABL_ASSERT(directions_.defined(), "trial before context");
-  const auto started = std::chrono::steady_clock::now();
   const config::AblationParams params =
       study::decode_params(study::heretic_search_space(model_->config().n_layers), task.values);
   while (is_test_fault_trial("ABLITERATE_TEST_HANG_TRIAL", task)) std::this_thread::sleep_for(std::chrono::seconds(1));
   const torch::Tensor directions = is_test_fault_trial("ABLITERATE_TEST_NAN_TRIAL", task)
                                        ? directions_ * std::numeric_limits<float>::quiet_NaN()
                                        : directions_;
-  const method::AblationHook hook(*model_, directions, params, job_->row_normalization);
-  const torch::Tensor logprobs = evaluator_->first_token_logprobs(good_evaluation_, &hook);  // float32 [N, V]
+  return method::AblationHook(*model_, directions, params, job_->row_normalization);
+}
+
+TrialResult Replica::finish_result(int64_t trial_id, std::chrono::steady_clock::time_point started) const {
   TrialResult result;
-  result.trial_id = task.trial_id;
-  result.kl_divergence = evaluate::kl_divergence(baseline_logprobs_, logprobs);
-  if (job_->print_responses) {  // Heretic prints every trial's responses too
-    WholeResponses whole = whole_responses(bad_evaluation_, &hook);
-    result.refusals = whole.refusals;
-    result.texts = std::move(whole.texts);
-  } else {
-    result.refusals = evaluator_->count_refusals(bad_evaluation_, &hook);
-  }
+  result.trial_id = trial_id;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   result.peak_rss_bytes = peak_rss_bytes();
   result.batch_size = evaluator_->batch_size();
   return result;
+}
+
+TrialResult Replica::run_trial(const TrialTask& task) const {
+  const auto started = std::chrono::steady_clock::now();
+  const method::AblationHook hook = trial_hook(task);
+  const torch::Tensor logprobs = evaluator_->first_token_logprobs(good_evaluation_, &hook);  // float32 [N, V]
+  const double kl = evaluate::kl_divergence(baseline_logprobs_, logprobs);
+  int64_t refusals = 0;
+  std::vector<std::string> texts;
+  if (job_->print_responses) {  // Heretic prints every trial's responses too
+    WholeResponses whole = whole_responses(bad_evaluation_, &hook);
+    refusals = whole.refusals;
+    texts = std::move(whole.texts);
+  } else {
+    refusals = evaluator_->count_refusals(bad_evaluation_, &hook);
+  }
+  TrialResult result = finish_result(task.trial_id, started);
+  result.kl_divergence = kl;
+  result.refusals = refusals;
+  result.texts = std::move(texts);
+  return result;
+}
+
+TrialsReply Replica::run_trials(const TrialsTask& task) const {
+  const auto started = std::chrono::steady_clock::now();
+  TrialsReply reply;
+  if (!job_->print_responses && task.trials.size() > 1) {
+    try {
+      std::vector<method::AblationHook> hooks;
+      hooks.reserve(task.trials.size());
+      for (const TrialTask& trial : task.trials) hooks.push_back(trial_hook(trial));
+      std::vector<const method::AblationHook*> slots;
+      for (const method::AblationHook& hook : hooks) slots.push_back(&hook);
+      method::TrialRowHooks row_hooks(slots);
+      const auto n_slots = static_cast<int64_t>(slots.size());
+      const std::vector<torch::Tensor> logprobs =
+          evaluator_->first_token_logprobs(good_evaluation_, row_hooks, n_slots);  // float32 [N, V] each
+      std::vector<double> kl;
+      for (const torch::Tensor& trial_logprobs : logprobs) {
+        kl.push_back(evaluate::kl_divergence(baseline_logprobs_, trial_logprobs));
+      }
+      const std::vector<int64_t> refusals = evaluator_->count_refusals(bad_evaluation_, row_hooks, n_slots);
+      for (size_t slot = 0; slot < task.trials.size(); ++slot) {
+        TrialResult result = finish_result(task.trials[slot].trial_id, started);
+        result.kl_divergence = kl[slot];
+        result.refusals = refusals[slot];
+        reply.results.push_back(std::move(result));
+      }
+      return reply;
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "abliterate: {} trials together failed ({}); running them one at a time\n",
+                 task.trials.size(), e.what());
+    }
+  }
+  for (const TrialTask& trial : task.trials) {
+    try {
+      reply.results.push_back(run_trial(trial));
+    } catch (const std::exception& e) {
+      reply.failures.push_back(Failure{.kind = kind_of(e), .reason = e.what(), .trial_id = trial.trial_id});
+    }
+  }
+  return reply;
 }
 
 }  // namespace abliterate::runner

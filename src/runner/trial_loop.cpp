@@ -1,9 +1,11 @@
 #include "abliterate/runner/trial_loop.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
 #include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -83,16 +85,27 @@ class TrialLoop {
         fmt::print("\n{} answered after its worker_timeout; the reply is ignored.\n", pool_.worker_name(worker_idx));
         continue;
       }
-      const auto it = in_flight_.find(worker_idx);
-      ABL_CHECK(it != in_flight_.end(), FormatError, "{} sent {} but has no trial in flight",
+      ABL_CHECK(in_flight_.contains(worker_idx), FormatError, "{} sent {} but has no trial in flight",
                 pool_.worker_name(worker_idx), to_string(reply.type));
-      const study::Trial trial = it->second.trial;
-      in_flight_.erase(it);
       if (reply.type == mpi::MessageType::trial_result) {
-        record_result(worker_idx, trial, from_message<TrialResult>(reply));
+        const TrialResult result = from_message<TrialResult>(reply);
+        record_result(worker_idx, take_in_flight(worker_idx, result.trial_id), result);
+      } else if (reply.type == mpi::MessageType::trials_result) {
+        const TrialsReply outcomes = from_message<TrialsReply>(reply);
+        for (const TrialResult& result : outcomes.results) {
+          record_result(worker_idx, take_in_flight(worker_idx, result.trial_id), result);
+        }
+        for (const Failure& failure : outcomes.failures) {
+          ABL_CHECK(failure.trial_id.has_value(), FormatError, "{} reported a failure without its trial",
+                    pool_.worker_name(worker_idx));
+          fail(worker_idx, take_in_flight(worker_idx, *failure.trial_id), failure.kind, failure.reason);
+        }
+        ABL_CHECK(!in_flight_.contains(worker_idx), FormatError, "{} left {} of its trials unanswered",
+                  pool_.worker_name(worker_idx), in_flight_.count(worker_idx));
       } else if (reply.type == mpi::MessageType::failure) {
+        // One trial's failure, or a whole trials task the worker could not read.
         const Failure failure = from_message<Failure>(reply);
-        fail(worker_idx, trial, failure.kind, failure.reason);
+        for (const study::Trial& trial : take_all_in_flight(worker_idx)) fail(worker_idx, trial, failure.kind, failure.reason);
       } else {
         throw FormatError(fmt::format("{} replied {} to a trial", pool_.worker_name(worker_idx), to_string(reply.type)));
       }
@@ -146,7 +159,7 @@ class TrialLoop {
     options.n_startup_trials = in_.job.n_startup_trials;
     options.n_ei_candidates = kHereticEiCandidates;
     options.multivariate = true;
-    options.constant_liar = pool_.n_workers() > 1;
+    options.constant_liar = pool_.n_workers() > 1 || in_.job.trials_per_worker > 1;
     tpe_sampler_.emplace(options, seed);
     tpe_sampler_->skip_trials(in_.space, static_cast<int64_t>(n_existing_trials));
     directions_ = in_.store.study_directions(in_.study_id);
@@ -230,10 +243,48 @@ class TrialLoop {
     return trial.user_attrs.value(study::kIndexAttr, trial.number + 1);
   }
 
-  // Sends a new trial to an idle worker; false when none is needed.
+  // The in-flight trial `trial_id` of the worker, no longer in flight.
+  study::Trial take_in_flight(int worker_idx, int64_t trial_id) {
+    auto [first, last] = in_flight_.equal_range(worker_idx);
+    const auto it = std::find_if(first, last, [&](const auto& entry) { return entry.second.trial.trial_id == trial_id; });
+    ABL_CHECK(it != last, FormatError, "{} answered trial_id {}, which it was not running",
+              pool_.worker_name(worker_idx), trial_id);
+    study::Trial trial = std::move(it->second.trial);
+    in_flight_.erase(it);
+    return trial;
+  }
+
+  std::vector<study::Trial> take_all_in_flight(int worker_idx) {
+    std::vector<study::Trial> trials;
+    auto [first, last] = in_flight_.equal_range(worker_idx);
+    for (auto it = first; it != last; ++it) trials.push_back(std::move(it->second.trial));
+    in_flight_.erase(worker_idx);
+    return trials;
+  }
+
+  // Sends an idle worker its next trials: trials_per_worker of them (fewer
+  // near the end of the budget), each proposed with the ones before it
+  // RUNNING (the constant liar). False when none is needed.
   bool dispatch(int worker_idx) {
-    if (shutdown_requested() || !hung_workers_.empty()) return false;
-    if (n_complete_ + static_cast<int64_t>(in_flight_.size()) >= in_.n_trials) return false;
+    std::vector<TrialTask> tasks;
+    while (static_cast<int64_t>(tasks.size()) < in_.job.trials_per_worker) {
+      std::optional<TrialTask> task = start_trial(worker_idx);
+      if (!task) break;
+      tasks.push_back(std::move(*task));
+    }
+    if (tasks.empty()) return false;
+    if (tasks.size() == 1) {
+      pool_.send(worker_idx, to_message(tasks.front()));
+    } else {
+      pool_.send(worker_idx, to_message(TrialsTask{.trials = std::move(tasks)}));
+    }
+    return true;
+  }
+
+  // Proposes the next trial and writes it RUNNING, in flight on the worker; nullopt when none is needed.
+  std::optional<TrialTask> start_trial(int worker_idx) {
+    if (shutdown_requested() || !hung_workers_.empty()) return std::nullopt;
+    if (n_complete_ + static_cast<int64_t>(in_flight_.size()) >= in_.n_trials) return std::nullopt;
     study::ParamValues values;
     nlohmann::json system_attrs = nlohmann::json::object();
     if (!requeued_.empty()) {
@@ -256,9 +307,9 @@ class TrialLoop {
     fmt::print("\nRunning trial {} of {} (store number {}, {})...\n", index, in_.n_trials, trial.number,
                pool_.worker_name(worker_idx));
     print_parameters(params);
-    pool_.send(worker_idx, to_message(TrialTask{.trial_id = trial.trial_id, .number = trial.number, .values = values}));
+    TrialTask task{.trial_id = trial.trial_id, .number = trial.number, .values = values};
     in_flight_.emplace(worker_idx, InFlight{std::move(trial), Clock::now()});
-    return true;
+    return task;
   }
 
   // A failed trial is recorded FAIL with its error's kind and reason, and the
@@ -332,7 +383,7 @@ class TrialLoop {
     study::Trial trial;
     Clock::time_point sent_at;
   };
-  std::map<int, InFlight> in_flight_;  // by worker index
+  std::multimap<int, InFlight> in_flight_;  // by worker index: trials_per_worker each at most
   std::optional<Clock::time_point> stop_seen_at_;
   const Clock::duration grace_period_ =
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(in_.job.grace_period));

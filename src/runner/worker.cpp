@@ -37,6 +37,7 @@ mpi::Message Worker::dispatch(const mpi::Message& task) {
       replica_.set_trial_context(from_message<ContextTask>(task));
       return to_message(ContextReady{});
     case mpi::MessageType::trial: return to_message(replica_.run_trial(from_message<TrialTask>(task)));
+    case mpi::MessageType::trials: return to_message(replica_.run_trials(from_message<TrialsTask>(task)));
     default: break;
   }
   throw FormatError(fmt::format("unexpected message type {}", to_string(task.type)));

@@ -105,6 +105,20 @@ TEST(HereticConfigTest, DatesAreRefusedWithTheirKey) {
                      "good_prompts.dataset: dates and times have no meaning in a job");
 }
 
+// Heretic 1.4's export, benchmark and reproducibility settings say nothing
+// about the study: they leave the job, each with a note saying why.
+TEST(HereticConfigTest, Heretic14SettingsOutsideTheStudyAreLeftOutWithNotes) {
+  const std::string toml =
+      "model = \"m\"\nexport_strategy = \"adapter\"\nmax_shard_size = \"5GB\"\noffload_outputs_to_cpu = true\n"
+      "model_commit = \"abc\"\nbenchmarks = [\"mmlu\"]\nreproduce = false\ncollect_reproducibles = true\n";
+  const ConvertedConfig converted = convert_heretic_config(toml, "config.toml");
+  EXPECT_EQ(converted.notes.size(), 7u);
+  EXPECT_EQ(converted.job, nlohmann::json({{"model", "m"}}));
+  const std::string yaml = job_to_yaml(converted);
+  EXPECT_NE(yaml.find("# export_strategy left out"), std::string::npos) << yaml;
+  EXPECT_EQ(parse_job(yaml, "x.yaml").model, "m");
+}
+
 TEST(HereticConfigTest, UnknownKeyIsReportedByTheJobSchema) {
   ConvertedConfig converted = convert_heretic_config("model = \"m\"\nn_trails = 3\n", "config.toml");
   ASSERT_THROWS_WITH(parse_job(job_to_yaml(converted), "config.toml"), InputError, "n_trails");

@@ -18,6 +18,7 @@
 #include "abliterate/formats/json_file.hpp"
 #include "abliterate/formats/safetensors_reader.hpp"
 #include "abliterate/formats/safetensors_writer.hpp"
+#include "abliterate/model/continuous_generation.hpp"
 #include "abliterate/model/decoder.hpp"
 #include "abliterate/model/generation.hpp"
 #include "abliterate/model/hf_checkpoint.hpp"
@@ -334,6 +335,76 @@ TEST_P(DecoderFamilyTest, CachedGenerationEqualsRecomputationPastTheWindow) {
   }
   // Greedy decoding of a random model: the rows must not be trivially constant.
   EXPECT_GT(std::set<int64_t>(generated[0].begin(), generated[0].end()).size(), 1u);
+}
+
+// Scales every hooked output of slot s by 1 + s/4, so that rows of different
+// slots generate differently; per row when the slots of a batch differ.
+class SlotScaleHooks final : public RowHooks {
+ public:
+  class Scale final : public ProjectionHook {
+   public:
+    torch::Tensor apply(Projection, int64_t, const torch::Tensor& y) const override { return y * factors; }
+    torch::Tensor factors;  // [B, 1, 1] or a scalar
+  };
+  static double factor(int64_t slot) { return 1.0 + 0.25 * static_cast<double>(slot); }
+  const ProjectionHook* for_rows(const std::vector<int64_t>& row_slots) override {
+    std::vector<float> factors;
+    for (const int64_t slot : row_slots) factors.push_back(static_cast<float>(factor(slot)));
+    hook_.factors = torch::tensor(factors).view({-1, 1, 1});
+    return &hook_;
+  }
+
+ private:
+  Scale hook_;
+};
+
+// Continuous batching (a batch of 3 rows refilled from a queue of 8 prompts of
+// two slots, rows stopping at different steps) gives every prompt the tokens
+// it gets alone in a batch of its own.
+TEST_P(DecoderFamilyTest, RefilledBatchEqualsEachPromptAlone) {
+  c10::InferenceMode guard;
+  const Model& model = family_model(GetParam());
+  const Decoder decoder = load_decoder(GetParam());
+  const std::vector<std::string> users = {"Hi", "Write a short story about the sea.", "How does a computer work?",
+                                          "Name three colours.", "Why?", "Tell me a joke about cats and dogs.",
+                                          "Explain rain.", "Count to five, slowly and clearly."};
+  GreedyOptions options;
+  options.max_new_tokens = 6;
+  options.pad_token_id = 0;
+  // Stops prompt p after 2 + p % 4 tokens, or at max_new_tokens.
+  const auto stops_after = [](size_t prompt_idx) { return 2 + prompt_idx % 4; };
+  std::vector<QueuedPrompt> queue;
+  int64_t longest = 0;
+  for (size_t prompt_idx = 0; prompt_idx < users.size(); ++prompt_idx) {
+    queue.push_back({model.encode(model.format_chat("", users[prompt_idx])), static_cast<int64_t>(prompt_idx % 2)});
+    longest = std::max(longest, static_cast<int64_t>(queue.back().ids.size()));
+  }
+  if (!fits_continuous_batching(decoder.config(), longest, options.max_new_tokens)) {
+    // Gemma 3's and Mistral's tiny models slide an 8-token window: they keep fixed batches.
+    EXPECT_GT(decoder.config().sliding_window, 0);
+    EXPECT_FALSE(model.can_generate_queued(longest, options.max_new_tokens));
+    return;
+  }
+  SlotScaleHooks hooks;
+  const auto generated = generate_continuously(
+      decoder, queue, /*max_rows=*/3, options, hooks,
+      [&](int64_t prompt_idx, const std::vector<int64_t>& ids) {
+        return ids.size() >= stops_after(static_cast<size_t>(prompt_idx));
+      });
+  ASSERT_EQ(generated.size(), queue.size());
+  std::set<std::vector<int64_t>> distinct;
+  for (size_t prompt_idx = 0; prompt_idx < queue.size(); ++prompt_idx) {
+    SlotScaleHooks::Scale alone;
+    alone.factors = torch::scalar_tensor(SlotScaleHooks::factor(queue[prompt_idx].hook_slot));
+    const auto expected = greedy_generate(decoder, single_row(queue[prompt_idx].ids), options, &alone,
+                                          [&](int64_t, const std::vector<int64_t>& ids) {
+                                            return ids.size() >= stops_after(prompt_idx);
+                                          });
+    EXPECT_EQ(generated[prompt_idx], expected.at(0)) << "prompt " << prompt_idx;
+    EXPECT_EQ(generated[prompt_idx].size(), std::min<size_t>(stops_after(prompt_idx), 6)) << "prompt " << prompt_idx;
+    distinct.insert(generated[prompt_idx]);
+  }
+  EXPECT_GT(distinct.size(), 4u);  // the prompts and slots really generate differently
 }
 
 TEST_P(DecoderFamilyTest, SlidingLayersHoldOnlyTheirWindow) {

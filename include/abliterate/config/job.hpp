@@ -136,6 +136,9 @@ struct Job {
   double grace_period = 60.0;
   // Seconds a worker may take on one trial before it is taken as hung.
   double worker_timeout = 3600.0;
+  // Trials a worker evaluates together, their rows sharing forward batches
+  // (each row ablated as its trial says); the results equal one at a time.
+  int64_t trials_per_worker = 1;
   // Heretic's journal folder; accepted, no effect: the study lives in `store`.
   std::string study_checkpoint_dir = "checkpoints";
   // Parameters to run before any sampled trial (Optuna's enqueue_trial), in

@@ -45,6 +45,7 @@ enum class JobKey {
   seed,
   grace_period,
   worker_timeout,
+  trials_per_worker,
   study_checkpoint_dir,
   enqueue_trials,
   refusal_markers,
@@ -58,7 +59,7 @@ enum class JobKey {
   output,
 };
 
-inline constexpr std::array<const char*, 45> kJobKeyNames = {
+inline constexpr std::array<const char*, 46> kJobKeyNames = {
     "model",
     "adapter",
     "evaluate_model",
@@ -93,6 +94,7 @@ inline constexpr std::array<const char*, 45> kJobKeyNames = {
     "seed",
     "grace_period",
     "worker_timeout",
+    "trials_per_worker",
     "study_checkpoint_dir",
     "enqueue_trials",
     "refusal_markers",

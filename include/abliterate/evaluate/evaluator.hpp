@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,16 @@ class Evaluator {
   // Number of refusals among the prompts' responses.
   int64_t count_refusals(const std::vector<std::string>& rendered_prompts, const model::ProjectionHook* hook) const;
 
+  // The same for several trials at once (trials_per_worker): every prompt
+  // once per slot of `hooks`, the rows of all slots sharing forward batches
+  // of up to n_slots * batch_size rows.
+  // Element t belongs to slot t, and equals the single-hook call with slot
+  // t's hook (KL to float rounding, refusals exactly).
+  std::vector<torch::Tensor> first_token_logprobs(const std::vector<std::string>& rendered_prompts,
+                                                  model::RowHooks& hooks, int64_t n_slots) const;
+  std::vector<int64_t> count_refusals(const std::vector<std::string>& rendered_prompts, model::RowHooks& hooks,
+                                      int64_t n_slots) const;
+
   // The batch size now: options.batch_size, halved on out-of-memory (for_each_batch).
   int64_t batch_size() const { return batch_size_; }
 
@@ -62,6 +73,23 @@ class Evaluator {
   // The early stop of one batch of n_rows rows; nullptr: none.
   using StopForBatch = std::function<model::RowStopFn(size_t n_rows)>;
 
+  // Stops a row once its settled text holds a marker (Note [Stopping a row at its first marker]).
+  model::RowStopFn marker_stop() const;
+  // The prompts encoded as a queue for Model::generate_queued, each prompt
+  // once per slot (slot-major); nullopt when the model cannot serve them so.
+  std::optional<std::vector<model::QueuedPrompt>> queue_of(const std::vector<std::string>& rendered_prompts,
+                                                           int64_t n_slots) const;
+  // Model::generate_queued with rows_per_pass(n_slots) rows, halved on out-of-memory.
+  std::vector<std::vector<int64_t>> generate_queued(const std::vector<model::QueuedPrompt>& queue,
+                                                    model::RowHooks& hooks, const model::RowStopFn& stop_early,
+                                                    int64_t n_slots) const;
+  // Rows per forward pass for n_slots trials: batch_size_ prompts of each, so
+  // that k trials together fill k times the batch (the decode step's fixed
+  // cost, reading every weight, is shared by more rows).
+  int64_t rows_per_pass(int64_t n_slots) const;
+  // After a pass that had to halve to n_rows rows: batch_size_ shrinks to match.
+  void keep_halving(int64_t n_rows, int64_t n_slots) const;
+  std::vector<std::string> decode_all(const std::vector<std::vector<int64_t>>& new_ids, bool skip_special) const;
   // Greedy generation in batches of batch_size_, each row decoded.
   std::vector<std::string> generate_texts(const std::vector<std::string>& rendered_prompts,
                                           const model::ProjectionHook* hook, const StopForBatch& stop_for_batch,

@@ -36,7 +36,6 @@ class AblationHook : public model::ProjectionHook {
   // float32 (as PEFT adds its float32 LoRA term before casting back).
   torch::Tensor apply(model::Projection which, int64_t layer_idx, const torch::Tensor& y) const override;
 
- private:
   // One layer's edit, on the model's device; apply() computes in float32 and
   // casts the result back to y's dtype.
   struct LayerEdit {
@@ -45,6 +44,12 @@ class AblationHook : public model::ProjectionHook {
     torch::Tensor u;             // float32 [d]: v (none) or v/n (pre/full)
     torch::Tensor inv_row_scale; // float32 [d]: 1/m (full), undefined otherwise
   };
+
+  // The edit of projection `which` in layer `layer_idx` (TrialRowHooks stacks them).
+  const LayerEdit& edit(model::Projection which, int64_t layer_idx) const;
+  int64_t n_layers() const { return static_cast<int64_t>(attn_.size()); }
+
+ private:
   std::vector<LayerEdit> attn_;
   std::vector<LayerEdit> mlp_;
 };

@@ -7,6 +7,12 @@
 // the new token. The kept positions are the tail of the padded sequence, so the
 // decoder's mask over all S positions applies to them by keeping its last
 // columns; left padding needs nothing more. One cache per generate() call.
+//
+// Continuous batching (continuous_generation.hpp) reshapes a cache between
+// steps: rows leave and the leading positions no row needs go (keep_rows),
+// and rows of another cache join, right-aligned, with left padding for the
+// shorter (append_rows). Those need every position still held,
+// so they refuse a cache whose sliding layers have forgotten any.
 #pragma once
 
 #include <algorithm>
@@ -20,7 +26,9 @@ namespace abliterate::model {
 
 class KvCache {
  public:
-  explicit KvCache(int64_t n_layers) : layers_(static_cast<size_t>(n_layers)) {}
+  // capacity: positions to allocate at the first append when more than it
+  // brings (prompt + new tokens: no regrowth during generation); 0: grow as needed.
+  explicit KvCache(int64_t n_layers, int64_t capacity = 0) : layers_(static_cast<size_t>(n_layers)), capacity_(capacity) {}
 
   // Positions seen so far (the same for every layer between forward passes),
   // whether or not a sliding layer still holds them.
@@ -54,7 +62,8 @@ class KvCache {
     // positions in (torch::cat would copy the whole cache every step).
     const int64_t n_needed = layer.n_stored + n_new;
     if (!layer.keys.defined() || layer.keys.size(2) < n_needed) {
-      const int64_t capacity = std::max<int64_t>(n_needed, layer.keys.defined() ? 2 * layer.keys.size(2) : 0);
+      const int64_t capacity =
+          std::max({n_needed, layer.keys.defined() ? 2 * layer.keys.size(2) : capacity_, int64_t{0}});
       for (auto [buffer, fresh] : {std::pair{&layer.keys, &keys}, std::pair{&layer.values, &values}}) {
         torch::Tensor grown = torch::empty({fresh->size(0), fresh->size(1), capacity, fresh->size(3)}, fresh->options());
         if (layer.n_stored > 0) grown.narrow(2, 0, layer.n_stored).copy_(buffer->narrow(2, 0, layer.n_stored));
@@ -69,7 +78,23 @@ class KvCache {
     return {layer.keys.narrow(2, 0, layer.n_stored), layer.values.narrow(2, 0, layer.n_stored)};
   }
 
+  // Rows in the cache (0 before the first append).
+  int64_t rows() const { return layers_.empty() || !layers_[0].keys.defined() ? 0 : layers_[0].keys.size(0); }
+
+  // Keeps the rows `row_index` (int64 [B'], on the cache's device) in that
+  // order, and forgets the first `n_front` positions of every row.
+  void keep_rows(const torch::Tensor& row_index, int64_t n_front);
+
+  // Puts the rows of `other` after this cache's rows. Both are aligned at
+  // their last position; the shorter one is padded on the left with zeros
+  // (its key mask must say so). An empty cache takes `other`'s buffers
+  // (shared: `other` is meant to be dropped).
+  void append_rows(const KvCache& other);
+
  private:
+  // Throws unless every layer still holds every position it has seen.
+  void check_nothing_forgotten(const char* operation) const;
+
   struct Layer {
     torch::Tensor keys;    // [B, Hkv, capacity, D]; positions [0, n_stored) are valid
     torch::Tensor values;  // [B, Hkv, capacity, D]
@@ -78,6 +103,7 @@ class KvCache {
     int64_t n_seen = 0;    // positions appended so far
   };
   std::vector<Layer> layers_;
+  int64_t capacity_ = 0;
 };
 
 }  // namespace abliterate::model

@@ -36,6 +36,12 @@ struct PromptBatch {
   torch::Tensor attention_mask;  // int64 [B, T], 1 = real token
 };
 
+// One prompt of a queue that generate_queued works through.
+struct QueuedPrompt {
+  std::vector<int64_t> ids;  // the rendered prompt's token ids (Model::encode); not empty
+  int64_t hook_slot = 0;     // the RowHooks slot its row is ablated with
+};
+
 struct PrefillOutput {
   torch::Tensor logits;  // float32 [B, V], at the last prompt position
   torch::Tensor hidden;  // float32 [B, L+1, d] at the last position (HF convention, method spec §4.1); undefined unless asked
@@ -83,6 +89,21 @@ class Model {
   virtual std::vector<std::vector<int64_t>> generate(const PromptBatch& batch, int64_t max_new_tokens,
                                                      const ProjectionHook* hook,
                                                      const RowStopFn& stop_early = nullptr) const = 0;
+
+  // The ids of one rendered prompt, as tokenize() encodes each row.
+  std::vector<int64_t> encode(const std::string& rendered_prompt) const;
+
+  // Whether generate_queued serves prompts of up to `longest_prompt` tokens
+  // (fits_continuous_batching); false for a model without it.
+  virtual bool can_generate_queued(int64_t /*longest_prompt*/, int64_t /*max_new_tokens*/) const { return false; }
+
+  // Greedy generation of every prompt through at most `max_rows` rows per
+  // forward pass, the batch refilled as rows stop (continuous_generation.hpp).
+  // Rows stop as in generate(); stop_early is called with the prompt's index.
+  // Row r is ablated with hooks' slot of its prompt. Requires can_generate_queued.
+  virtual std::vector<std::vector<int64_t>> generate_queued(const std::vector<QueuedPrompt>& prompts,
+                                                            int64_t max_rows, int64_t max_new_tokens,
+                                                            RowHooks& hooks, const RowStopFn& stop_early) const;
 
   // The weight of one projection, float32 [d, in] on device() (for row norms).
   virtual torch::Tensor projection_weight(Projection which, int64_t layer_idx) const = 0;

@@ -16,8 +16,8 @@
 
 namespace abliterate::mpi {
 
-// 2: typed payloads (issue 12) instead of JSON.
-inline constexpr uint32_t kProtocolVersion = 2;
+// 2: typed payloads (issue 12) instead of JSON. 3: trials / trials_result.
+inline constexpr uint32_t kProtocolVersion = 3;
 
 enum class MessageType : uint32_t {
   // coordinator -> worker (runner/protocol.hpp names each one's struct)
@@ -29,6 +29,7 @@ enum class MessageType : uint32_t {
   trial = 6,
   stop = 7,
   responses = 8,
+  trials = 9,
   // worker -> coordinator
   ready = 101,
   residual_sums = 102,
@@ -38,6 +39,7 @@ enum class MessageType : uint32_t {
   failure = 106,
   responses_result = 107,
   context_ready = 108,
+  trials_result = 109,
 };
 
 const char* to_string(MessageType type);

@@ -98,6 +98,14 @@ struct TrialTask {
 };
 template <typename A> void describe(A& a, TrialTask& m) { a(m.trial_id, m.number, m.values); }
 
+// Several trials evaluated together (trials_per_worker), their rows sharing
+// forward batches. Reply: TrialsReply, one outcome per trial.
+struct TrialsTask {
+  static constexpr mpi::MessageType kType = mpi::MessageType::trials;
+  std::vector<TrialTask> trials;
+};
+template <typename A> void describe(A& a, TrialsTask& m) { a(m.trials); }
+
 // The worker exits its loop. No reply.
 struct StopTask {
   static constexpr mpi::MessageType kType = mpi::MessageType::stop;
@@ -185,6 +193,14 @@ struct Failure {
 };
 void describe(mpi::WireWriter& a, Failure& m);
 void describe(mpi::WireReader& a, Failure& m);  // an unknown kind reads as internal
+
+// The outcomes of a TrialsTask: each trial either a result or a failure naming it.
+struct TrialsReply {
+  static constexpr mpi::MessageType kType = mpi::MessageType::trials_result;
+  std::vector<TrialResult> results;
+  std::vector<Failure> failures;  // each with its trial_id
+};
+template <typename A> void describe(A& a, TrialsReply& m) { a(m.results, m.failures); }
 
 // ---- conversion at the transport's edge ----
 

@@ -5,11 +5,13 @@
 // requests.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "abliterate/config/job.hpp"
+#include "abliterate/method/ablation.hpp"
 #include "abliterate/mpi/mpi_context.hpp"
 #include "abliterate/model/projection_hook.hpp"
 #include "abliterate/runner/protocol.hpp"
@@ -41,8 +43,16 @@ class Replica {
   void set_trial_context(const ContextTask& task);
   // Ablates with the trial's parameters and measures KL and refusals.
   TrialResult run_trial(const TrialTask& task) const;
+  // Several trials evaluated together, their rows sharing forward batches
+  // (trials_per_worker). When the joint evaluation fails, or responses are
+  // printed, each trial runs alone, so that one trial's error fails only it.
+  TrialsReply run_trials(const TrialsTask& task) const;
 
  private:
+  // The trial's ablation (with the test faults' NaN directions).
+  method::AblationHook trial_hook(const TrialTask& task) const;
+  TrialResult finish_result(int64_t trial_id, std::chrono::steady_clock::time_point started) const;
+
   struct WholeResponses {
     std::vector<std::string> texts;
     int64_t refusals = 0;

@@ -1,0 +1,204 @@
+// generate_continuously: see include/abliterate/model/continuous_generation.hpp.
+#include "abliterate/model/continuous_generation.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "abliterate/common/error.hpp"
+
+namespace abliterate::model {
+namespace {
+
+// The batch between two steps. Every row has pending logits: the
+// next-token scores of its last forward pass, not yet chosen from.
+struct LiveBatch {
+  explicit LiveBatch(int64_t n_layers, int64_t capacity) : cache(n_layers, capacity) {}
+
+  int64_t n_rows() const { return static_cast<int64_t>(prompt_idx.size()); }
+  int64_t n_done() const { return std::count(is_done.begin(), is_done.end(), true); }
+
+  std::vector<size_t> prompt_idx;  // per row: its prompt
+  std::vector<int64_t> slots;      // per row: its hook slot
+  std::vector<bool> is_done;       // per row: stopped; still computed until the batch is compacted
+  KvCache cache;
+  torch::Tensor key_mask;        // bool [B, S]: real keys
+  torch::Tensor last_positions;  // int64 [B]: RoPE position of each row's last token
+  torch::Tensor logits;          // float32 [B, V]: pending next-token logits
+};
+
+// `mask` bool [B, S] with n more columns of false on the left.
+torch::Tensor pad_left(const torch::Tensor& mask, int64_t n) {
+  if (n == 0) return mask;
+  return torch::cat({torch::zeros({mask.size(0), n}, mask.options()), mask}, 1);
+}
+
+// Drops the stopped rows, and the leading positions that no remaining row attends to.
+void keep_live_rows(LiveBatch& batch) {
+  std::vector<int64_t> live;
+  for (int64_t row = 0; row < batch.n_rows(); ++row) {
+    if (!batch.is_done[static_cast<size_t>(row)]) live.push_back(row);
+  }
+  const torch::Device dev = batch.key_mask.device();
+  const torch::Tensor row_index = torch::tensor(live, torch::TensorOptions().dtype(torch::kInt64)).to(dev);
+  std::vector<size_t> prompt_idx;
+  std::vector<int64_t> slots;
+  for (const int64_t row : live) {
+    prompt_idx.push_back(batch.prompt_idx[static_cast<size_t>(row)]);
+    slots.push_back(batch.slots[static_cast<size_t>(row)]);
+  }
+  int64_t n_front = 0;
+  if (!live.empty()) {
+    const torch::Tensor kept_mask = batch.key_mask.index_select(0, row_index);  // bool [B', S]
+    // The first column any kept row attends to (every row's last column is real).
+    n_front = kept_mask.any(0).to(torch::kInt32).argmax().item<int64_t>();
+    batch.key_mask = kept_mask.narrow(1, n_front, kept_mask.size(1) - n_front).contiguous();
+    batch.last_positions = batch.last_positions.index_select(0, row_index);
+    batch.logits = batch.logits.index_select(0, row_index);
+  }
+  batch.cache.keep_rows(row_index, n_front);
+  batch.prompt_idx = std::move(prompt_idx);
+  batch.slots = std::move(slots);
+  batch.is_done.assign(live.size(), false);
+}
+
+// Prefills prompts [first, first + n) as a left-padded batch of their own and
+// joins them to `batch`, both aligned at their last position.
+void add_rows(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, size_t first, int64_t n,
+              int64_t capacity, RowHooks& hooks, LiveBatch& batch) {
+  const torch::Device dev = decoder.device();
+  int64_t n_positions = 0;
+  for (int64_t row = 0; row < n; ++row) {
+    n_positions = std::max(n_positions, static_cast<int64_t>(prompts[first + static_cast<size_t>(row)].ids.size()));
+  }
+  torch::Tensor ids = torch::full({n, n_positions}, 0, torch::kInt64);  // int64 [n, T], padding ids are masked
+  torch::Tensor mask = torch::zeros({n, n_positions}, torch::kBool);    // bool [n, T]
+  std::vector<int64_t> slots;
+  for (int64_t row = 0; row < n; ++row) {
+    const QueuedPrompt& prompt = prompts[first + static_cast<size_t>(row)];
+    const auto n_ids = static_cast<int64_t>(prompt.ids.size());
+    ABL_ASSERT(n_ids > 0, "prompt {} has no tokens", first + static_cast<size_t>(row));
+    ids[row].narrow(0, n_positions - n_ids, n_ids).copy_(torch::tensor(prompt.ids, torch::kInt64));
+    mask[row].narrow(0, n_positions - n_ids, n_ids).fill_(true);
+    slots.push_back(prompt.hook_slot);
+  }
+  const torch::Tensor positions = positions_from_mask(mask).to(dev);  // int64 [n, T]
+  KvCache cache(decoder.config().n_layers, capacity);
+  const DecoderOutput out =
+      decoder.forward({ids.to(dev), positions, mask.to(dev)}, &cache, hooks.for_rows(slots), HiddenCapture::none);
+
+  const torch::Tensor new_last_positions = positions.select(1, n_positions - 1);
+  if (batch.n_rows() == 0) {
+    batch.key_mask = mask.to(dev);
+    batch.last_positions = new_last_positions;
+    batch.logits = out.logits;
+  } else {
+    const int64_t n_keys = std::max(batch.key_mask.size(1), n_positions);
+    batch.key_mask = torch::cat({pad_left(batch.key_mask, n_keys - batch.key_mask.size(1)),
+                                 pad_left(mask.to(dev), n_keys - n_positions)}, 0);
+    batch.last_positions = torch::cat({batch.last_positions, new_last_positions}, 0);
+    batch.logits = torch::cat({batch.logits, out.logits}, 0);
+  }
+  batch.cache.append_rows(cache);
+  for (int64_t row = 0; row < n; ++row) batch.prompt_idx.push_back(first + static_cast<size_t>(row));
+  batch.slots.insert(batch.slots.end(), slots.begin(), slots.end());
+  batch.is_done.resize(batch.prompt_idx.size(), false);
+}
+
+}  // namespace
+
+bool fits_continuous_batching(const ModelConfig& config, int64_t longest_prompt, int64_t max_new_tokens) {
+  bool has_sliding_layer = false;
+  for (int64_t layer_idx = 0; layer_idx < config.n_layers; ++layer_idx) {
+    has_sliding_layer = has_sliding_layer || config.is_sliding(layer_idx);
+  }
+  // A batch is at most one step past its longest row (compaction trims the
+  // rest), and a sliding layer holds window - 1 positions: two to spare.
+  return !has_sliding_layer || config.sliding_window == 0 ||
+         longest_prompt + max_new_tokens + 2 < config.sliding_window;
+}
+
+std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
+                                                        const std::vector<QueuedPrompt>& prompts, int64_t max_rows,
+                                                        const GreedyOptions& options, RowHooks& hooks,
+                                                        const RowStopFn& stop_early) {
+  std::vector<std::vector<int64_t>> new_ids(prompts.size());
+  if (options.max_new_tokens == 0 || prompts.empty()) return new_ids;
+  ABL_CHECK(max_rows > 0, InputError, "generate_continuously: max_rows must be positive, got {}", max_rows);
+  int64_t longest_prompt = 0;
+  for (const QueuedPrompt& prompt : prompts) {
+    longest_prompt = std::max(longest_prompt, static_cast<int64_t>(prompt.ids.size()));
+  }
+  ABL_CHECK(fits_continuous_batching(decoder.config(), longest_prompt, options.max_new_tokens), InputError,
+            "generate_continuously: prompts of {} tokens plus {} new ones exceed the sliding window of {}",
+            longest_prompt, options.max_new_tokens, decoder.config().sliding_window);
+
+  const torch::Device dev = decoder.device();
+  const int64_t length_limit = longest_prompt + options.max_new_tokens;
+  LiveBatch batch(decoder.config().n_layers, /*capacity=*/length_limit + 1);
+  // Refill once a quarter of the batch is free: joining rows copies the cache,
+  // so it should bring several rows at a time.
+  const int64_t refill_at = std::max<int64_t>(1, max_rows / 4);
+  size_t next_prompt = 0;
+  while (true) {
+    const int64_t n_done = batch.n_done();
+    const int64_t n_live = batch.n_rows() - n_done;
+    const auto n_waiting = static_cast<int64_t>(prompts.size() - next_prompt);
+    const int64_t n_free = max_rows - n_live;
+    const bool refill = n_waiting > 0 && (n_live == 0 || n_free >= std::min(refill_at, n_waiting));
+    // Compact when rows join, when a quarter of the rows only pad, or when the
+    // keys reach the longest a row can need (so that stopped rows' old
+    // positions are trimmed and the sliding window is never exceeded).
+    const bool compact = n_done > 0 && (refill || n_live == 0 || n_done >= std::max<int64_t>(1, batch.n_rows() / 4) ||
+                                        batch.key_mask.size(1) >= length_limit);
+    if (compact) keep_live_rows(batch);
+    if (refill) {
+      const int64_t n_joining = std::min(n_free, n_waiting);
+      add_rows(decoder, prompts, next_prompt, n_joining, length_limit + 1, hooks, batch);
+      next_prompt += static_cast<size_t>(n_joining);
+    }
+    if (batch.n_rows() == 0) break;
+
+    // Choose each live row's next token from its pending logits.
+    torch::Tensor logits = batch.logits;  // float32 [B, V]
+    if (options.n_sampleable_tokens > 0 && options.n_sampleable_tokens < logits.size(1)) {
+      logits = logits.clone();
+      logits.narrow(1, options.n_sampleable_tokens, logits.size(1) - options.n_sampleable_tokens)
+          .fill_(-std::numeric_limits<float>::infinity());
+    }
+    const torch::Tensor next = logits.argmax(-1).to(torch::kCPU);  // int64 [B]
+    const int64_t* next_ids = next.data_ptr<int64_t>();
+    const int64_t n_rows = batch.n_rows();
+    std::vector<int64_t> fed(static_cast<size_t>(n_rows), options.pad_token_id);
+    for (int64_t row = 0; row < n_rows; ++row) {
+      const auto row_idx = static_cast<size_t>(row);
+      if (batch.is_done[row_idx]) continue;
+      const size_t prompt = batch.prompt_idx[row_idx];
+      const int64_t token = next_ids[row];
+      if (std::find(options.stop_token_ids.begin(), options.stop_token_ids.end(), token) !=
+          options.stop_token_ids.end()) {
+        batch.is_done[row_idx] = true;  // the stop token is not part of the output
+        continue;
+      }
+      new_ids[prompt].push_back(token);
+      fed[row_idx] = token;
+      const bool is_full = static_cast<int64_t>(new_ids[prompt].size()) == options.max_new_tokens;
+      if (is_full || (stop_early && stop_early(static_cast<int64_t>(prompt), new_ids[prompt]))) {
+        batch.is_done[row_idx] = true;
+      }
+    }
+    if (batch.n_done() == n_rows) continue;  // nothing to step; compact and refill, or end
+
+    // One decode step for every row; stopped rows are fed pad (their output is not read).
+    const torch::Tensor tokens =
+        torch::tensor(fed, torch::TensorOptions().dtype(torch::kInt64)).to(dev).view({n_rows, 1});
+    batch.last_positions = batch.last_positions + 1;
+    batch.key_mask = torch::cat({batch.key_mask, torch::ones({n_rows, 1}, batch.key_mask.options())}, 1);
+    batch.logits = decoder
+                       .forward({tokens, batch.last_positions.view({n_rows, 1}), batch.key_mask}, &batch.cache,
+                                hooks.for_rows(batch.slots), HiddenCapture::none)
+                       .logits;
+  }
+  return new_ids;
+}
+
+}  // namespace abliterate::model
