@@ -173,7 +173,7 @@ def write_config(args):
     lines = [
         "# Written by bench/heretic_side_by_side.py: Heretic 1.4's config.toml, which",
         "# `abliterate convert-config` turns into the job of the same study.",
-        'dtypes = ["float32"]',
+        f'dtypes = ["{args.dtype}"]',
         'device_map = "cpu"',
         f"batch_size = {args.batch_size}",
         f"max_response_length = {args.max_response_length}",
@@ -368,7 +368,8 @@ def report(args):
     h = side(h_done, s["heretic_wall"])
     o = side(o_done, s["ours_wall"])
     print()
-    print(f"Heretic 1.4 vs abliterate on {s['model']}: CPU, float32, threads Heretic {s['threads']} / abliterate "
+    print(f"Heretic 1.4 vs abliterate on {s['model']}: CPU, {s.get('dtype', 'float32')}"
+          + (f" (ours: {s['ours_extra']})" if s.get("ours_extra") else "") + ", threads Heretic {s['threads']} / abliterate "
           f"{s.get('ours_threads') or '?'}, batch {s['batch_size']}, {s['n_direction']}+{s['n_direction']} direction "
           f"prompts, {s['n_evaluation']}+{s['n_evaluation']} evaluation prompts, max_response_length "
           f"{s['max_response_length']}, seed {s['seed']}, row_normalization none, orthogonalize_direction false")
@@ -444,6 +445,7 @@ def main():
     p.add_argument("--max-response-length", type=int, default=100)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--row-normalization", default="none", choices=["none", "pre", "full"])
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     p.add_argument("--orthogonalize-direction", action="store_true")
     p = sub.add_parser("heretic")
     p.add_argument("--model", required=True)

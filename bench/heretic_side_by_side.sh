@@ -26,6 +26,9 @@
 #                            or gemma3 (Gemma 3 270M Q4_K_M) [smollm2-refusal]; the first argument overrides it
 #   SBS_TRIALS [3]  SBS_N_DIRECTION [400]  SBS_N_EVALUATION [100]  SBS_BATCH_SIZE [32]
 #   SBS_MAX_RESPONSE_LENGTH [100]  SBS_SEED [42]  SBS_N_STARTUP_TRIALS [60]
+#   SBS_DTYPE                the dtype both tools compute in: float32 or bfloat16 (AMX/AVX512-BF16
+#                            CPUs) [float32]
+#   SBS_OURS_EXTRA           job lines added to our main run only, e.g. "trials_per_worker: 2" []
 #   SBS_THREADS              CPU threads of both sides (OMP_NUM_THREADS, MKL_NUM_THREADS) [nproc]
 #   SBS_CPUS                 a taskset CPU list for both tools, e.g. 1 (empty: no pinning) []
 #   SBS_FIXED                1: also run the fixed-parameter comparisons (step 3) [1]
@@ -51,6 +54,8 @@ n_direction=${SBS_N_DIRECTION:-400}
 n_evaluation=${SBS_N_EVALUATION:-100}
 batch_size=${SBS_BATCH_SIZE:-32}
 max_response_length=${SBS_MAX_RESPONSE_LENGTH:-100}
+dtype=${SBS_DTYPE:-float32}
+ours_extra=${SBS_OURS_EXTRA:-}
 seed=${SBS_SEED:-42}
 n_startup_trials=${SBS_N_STARTUP_TRIALS:-60}
 threads=${SBS_THREADS:-$(nproc)}
@@ -144,7 +149,7 @@ write_config() {  # OUT N_TRIALS [extra write-config options]
   run_logged "$work/write-config.log" "$python" "$helper" write-config --out "$out" \
     --good "$datasets/harmless_alpaca" --bad "$datasets/harmful_behaviors" --n-direction "$n_direction" \
     --n-evaluation "$n_evaluation" --n-trials "$trials" --n-startup-trials "$n_startup_trials" \
-    --batch-size "$batch_size" --max-response-length "$max_response_length" --seed "$seed" "$@"
+    --batch-size "$batch_size" --max-response-length "$max_response_length" --seed "$seed" --dtype "$dtype" "$@"
 }
 # to_job CONFIG JOB STUDY [enqueue file]: convert-config plus what Heretic takes from elsewhere (adapter).
 to_job() {
@@ -163,7 +168,8 @@ to_job() {
 mkdir -p "$work/heretic-main" "$work/ours-main"
 write_config "$work/heretic-main/config.toml" "$n_trials"
 to_job "$work/heretic-main/config.toml" "$work/ours-main/job.yaml" sbs-main
-say "config: $work/heretic-main/config.toml -> $work/ours-main/job.yaml ($n_trials trials, $n_direction+$n_direction direction and $n_evaluation+$n_evaluation evaluation prompts, batch $batch_size, max_response_length $max_response_length, seed $seed, $threads thread(s)${cpus:+, CPUs $cpus})"
+if [ -n "$ours_extra" ]; then printf '%s\n' "$ours_extra" >> "$work/ours-main/job.yaml"; fi
+say "config: $work/heretic-main/config.toml -> $work/ours-main/job.yaml ($n_trials trials, $n_direction+$n_direction direction and $n_evaluation+$n_evaluation evaluation prompts, $dtype, batch $batch_size, max_response_length $max_response_length, seed $seed, $threads thread(s)${cpus:+, CPUs $cpus}${ours_extra:+; ours also: $ours_extra})"
 
 weights_check=
 if [ "$check_weights" = 1 ]; then
@@ -235,7 +241,7 @@ import json, sys
 json.dump({"model": "$model_kind", "heretic_journal": "$journal", "ours_store": "$work/ours-main/study.db",
            "heretic_wall": $heretic_wall, "ours_wall": $ours_wall, "threads": $threads,
            "ours_threads": "${ours_threads:-}", "batch_size": $batch_size, "n_direction": $n_direction,
-           "n_evaluation": $n_evaluation, "max_response_length": $max_response_length, "seed": $seed,
+           "n_evaluation": $n_evaluation, "max_response_length": $max_response_length, "seed": $seed, "dtype": "$dtype", "ours_extra": "$ours_extra",
            "weights_check": """$weights_check""", "strict": $strict == 1, "fixed": json.loads('''$fixed_json''')},
           open(sys.argv[1], "w"), indent=1)
 PY

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include <c10/util/Exception.h>
+#include <fmt/format.h>
 
 namespace abliterate::evaluate {
 
@@ -14,6 +15,10 @@ bool is_out_of_memory(const std::exception& e) {
   // LibTorch 1.13's DefaultCPUAllocator raises a plain c10::Error.
   return dynamic_cast<const c10::Error*>(&e) != nullptr &&
          std::string_view(e.what()).find("not enough memory") != std::string_view::npos;
+}
+
+void say_batch_halved(int64_t old_size, int64_t new_size) {
+  fmt::print(stderr, "abliterate: out of memory at batch size {}; going on at batch size {}\n", old_size, new_size);
 }
 
 void for_each_batch(size_t n, int64_t& batch_size, const std::function<void(size_t begin, size_t end)>& process,

@@ -19,9 +19,6 @@ std::vector<std::string> batch_slice(const std::vector<std::string>& prompts, si
   return {prompts.begin() + static_cast<std::ptrdiff_t>(begin), prompts.begin() + static_cast<std::ptrdiff_t>(end)};
 }
 
-void say_halved(int64_t old_size, int64_t new_size) {
-  fmt::print(stderr, "abliterate: out of memory at batch size {}; going on at batch size {}\n", old_size, new_size);
-}
 
 }  // namespace
 
@@ -43,36 +40,41 @@ std::vector<torch::Tensor> Evaluator::first_token_logprobs(const std::vector<std
                                                            model::RowHooks& hooks, int64_t n_slots) const {
   torch::NoGradGuard no_grad;  // not InferenceMode: the baseline is an ordinary tensor callers may keep
   const size_t n_prompts = rendered_prompts.size();
-  std::vector<torch::Tensor> batches;
+  // Raw logits, not Heretic 1.2's processed scores: v1.4 switched to raw
+  // logits because processors' -inf entries made KL NaN (method spec §6.1).
   // Rows are slot-major: row i is prompt i % N of slot i / N.
-  const auto process = [&](size_t begin, size_t end) {
-    std::vector<std::string> texts;
-    std::vector<int64_t> slots;
-    for (size_t row = begin; row < end; ++row) {
-      texts.push_back(rendered_prompts[row % n_prompts]);
-      slots.push_back(static_cast<int64_t>(row / n_prompts));
-    }
-    const model::PromptBatch batch = model_.tokenize(texts);
-    // Raw logits, not Heretic 1.2's processed scores: v1.4 switched to raw
-    // logits because processors' -inf entries made KL NaN (method spec §6.1).
-    const torch::Tensor logits = model_.prefill(batch, hooks.for_rows(slots), /*capture_hidden=*/false)
-                                     .logits.to(torch::kCPU, torch::kFloat32);  // [B, V]
-    const torch::Tensor row_is_finite = torch::isfinite(logits).all(1);  // bool [B]
-    if (!row_is_finite.all().item<bool>()) {
-      const int64_t bad_row = torch::argmin(row_is_finite.to(torch::kInt)).item<int64_t>();
-      throw NumericError(fmt::format("prompt {}: first-token logits are not finite (NaN or inf)",
-                                     (begin + static_cast<size_t>(bad_row)) % n_prompts));
-    }
-    batches.push_back(torch::log_softmax(logits, 1));
-  };
-  int64_t n_rows = rows_per_pass(n_slots);
-  for_each_batch(n_prompts * static_cast<size_t>(n_slots), n_rows, process, say_halved);
-  keep_halving(n_rows, n_slots);
-  const torch::Tensor all = batches.empty() ? torch::empty({0, model_.config().vocab_size}, torch::kFloat32)
-                                            : torch::cat(batches, 0);  // float32 [n_slots * N, V]
+  torch::Tensor logits;  // float32 [n_slots * N, V] on CPU
+  if (const std::optional<std::vector<model::QueuedPrompt>> queue = queue_of(rendered_prompts, n_slots)) {
+    logits = with_halving(n_slots, [&](int64_t n_rows) { return model_.prefill_queued(*queue, n_rows, hooks); })
+                 .to(torch::kCPU, torch::kFloat32);
+  } else {
+    std::vector<torch::Tensor> batches;
+    const auto process = [&](size_t begin, size_t end) {
+      std::vector<std::string> texts;
+      std::vector<int64_t> slots;
+      for (size_t row = begin; row < end; ++row) {
+        texts.push_back(rendered_prompts[row % n_prompts]);
+        slots.push_back(static_cast<int64_t>(row / n_prompts));
+      }
+      const model::PromptBatch batch = model_.tokenize(texts);
+      batches.push_back(model_.prefill(batch, hooks.for_rows(slots), /*capture_hidden=*/false)
+                            .logits.to(torch::kCPU, torch::kFloat32));  // [B, V]
+    };
+    int64_t n_rows = rows_per_pass(n_slots);
+    for_each_batch(n_prompts * static_cast<size_t>(n_slots), n_rows, process, say_batch_halved);
+    keep_halving(n_rows, n_slots);
+    logits = batches.empty() ? torch::empty({0, model_.config().vocab_size}, torch::kFloat32) : torch::cat(batches, 0);
+  }
+  const torch::Tensor row_is_finite = torch::isfinite(logits).all(1);  // bool [n_slots * N]
+  if (!row_is_finite.all().item<bool>()) {
+    const int64_t bad_row = torch::argmin(row_is_finite.to(torch::kInt)).item<int64_t>();
+    throw NumericError(fmt::format("prompt {}: first-token logits are not finite (NaN or inf)",
+                                   static_cast<size_t>(bad_row) % n_prompts));
+  }
+  const torch::Tensor logprobs = torch::log_softmax(logits, 1);
   std::vector<torch::Tensor> per_slot;
   for (int64_t slot = 0; slot < n_slots; ++slot) {
-    per_slot.push_back(all.narrow(0, slot * static_cast<int64_t>(n_prompts), static_cast<int64_t>(n_prompts)));
+    per_slot.push_back(logprobs.narrow(0, slot * static_cast<int64_t>(n_prompts), static_cast<int64_t>(n_prompts)));
   }
   return per_slot;
 }
@@ -130,21 +132,9 @@ std::vector<std::vector<int64_t>> Evaluator::generate_queued(const std::vector<m
                                                              model::RowHooks& hooks,
                                                              const model::RowStopFn& stop_early,
                                                              int64_t n_slots) const {
-  // Out of memory: the whole queue again with half the rows (its rows are not
-  // independent batches that could be kept).
-  int64_t n_rows = rows_per_pass(n_slots);
-  while (true) {
-    try {
-      std::vector<std::vector<int64_t>> new_ids =
-          model_.generate_queued(queue, n_rows, options_.max_response_length, hooks, stop_early);
-      keep_halving(n_rows, n_slots);
-      return new_ids;
-    } catch (const std::exception& e) {
-      if (!is_out_of_memory(e) || n_rows == 1) throw;
-      say_halved(n_rows, n_rows / 2);
-      n_rows /= 2;
-    }
-  }
+  return with_halving(n_slots, [&](int64_t n_rows) {
+    return model_.generate_queued(queue, n_rows, options_.max_response_length, hooks, stop_early);
+  });
 }
 
 int64_t Evaluator::rows_per_pass(int64_t n_slots) const { return batch_size_ * n_slots; }
@@ -190,7 +180,7 @@ std::vector<std::string> Evaluator::generate_texts(const std::vector<std::string
                prompts.size());
     for (const std::vector<int64_t>& ids : new_ids) texts.push_back(tokenizer.decode(ids, skip_special));
   };
-  for_each_batch(rendered_prompts.size(), batch_size_, process, say_halved);
+  for_each_batch(rendered_prompts.size(), batch_size_, process, say_batch_halved);
   return texts;
 }
 

@@ -61,46 +61,120 @@ void keep_live_rows(LiveBatch& batch) {
   batch.is_done.assign(live.size(), false);
 }
 
-// Prefills prompts [first, first + n) as a left-padded batch of their own and
-// joins them to `batch`, both aligned at their last position.
-void add_rows(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, size_t first, int64_t n,
-              int64_t capacity, RowHooks& hooks, LiveBatch& batch) {
+// Note [The shared prefix]
+// Every prompt of a study starts with the same tokens: the chat template's
+// head and the system prompt. Their keys and values depend only on those
+// tokens and the trial's ablation, so they are computed once per slot (one
+// row each) and copied into every batch, which then runs only the rest of its
+// prompts. A row's keys are laid out [prefix][padding][rest]: the mask hides
+// the padding, and positions continue from the prefix, so each row sees what
+// its whole prompt would give it (the float sums run in another order).
+struct SharedPrefix {
+  int64_t length = 0;  // tokens every prompt starts with (at least one token of each prompt is left)
+  KvCache cache{0};    // row s: the prefix under slot s's hook; empty when length is 0
+};
+
+// A common prefix this short is not worth a forward pass of its own.
+constexpr int64_t kMinSharedPrefix = 4;
+
+SharedPrefix shared_prefix(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, int64_t capacity,
+                           RowHooks& hooks) {
+  SharedPrefix prefix;
+  const std::vector<int64_t>& head = prompts.front().ids;
+  int64_t length = static_cast<int64_t>(head.size()) - 1;
+  int64_t n_slots = 0;
+  for (const QueuedPrompt& prompt : prompts) {
+    const auto shortest = std::min(static_cast<int64_t>(prompt.ids.size()) - 1, length);
+    const auto mismatch = std::mismatch(head.begin(), head.begin() + shortest, prompt.ids.begin());
+    length = mismatch.first - head.begin();
+    n_slots = std::max(n_slots, prompt.hook_slot + 1);
+  }
+  if (length < kMinSharedPrefix) return prefix;
+  prefix.length = length;
   const torch::Device dev = decoder.device();
-  int64_t n_positions = 0;
+  const torch::Tensor ids = torch::tensor(std::vector<int64_t>(head.begin(), head.begin() + length), torch::kInt64)
+                                .view({1, length})
+                                .expand({n_slots, length})
+                                .contiguous();  // int64 [n_slots, P], on the host
+  const torch::Tensor positions = torch::arange(length, torch::TensorOptions().dtype(torch::kInt64).device(dev))
+                                      .view({1, length})
+                                      .expand({n_slots, length})
+                                      .contiguous();  // int64 [n_slots, P]
+  const torch::Tensor mask = torch::ones({n_slots, length}, torch::TensorOptions().dtype(torch::kBool).device(dev));
+  std::vector<int64_t> slots(static_cast<size_t>(n_slots));
+  for (int64_t slot = 0; slot < n_slots; ++slot) slots[static_cast<size_t>(slot)] = slot;
+  prefix.cache = KvCache(decoder.config().n_layers, capacity);
+  decoder.forward({ids, positions, mask}, &prefix.cache, hooks.for_rows(slots), HiddenCapture::none);
+  return prefix;
+}
+
+// Prompts [first, first + n), prefilled as a batch of their own after the shared prefix.
+struct PrefilledRows {
+  KvCache cache{0};
+  torch::Tensor key_mask;        // bool [n, S]
+  torch::Tensor last_positions;  // int64 [n]
+  torch::Tensor logits;          // float32 [n, V]
+  std::vector<int64_t> slots;
+};
+
+PrefilledRows prefill_rows(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, size_t first, int64_t n,
+                           const SharedPrefix& prefix, int64_t capacity, RowHooks& hooks) {
+  const torch::Device dev = decoder.device();
+  const int64_t n_shared = prefix.length;
+  int64_t n_positions = 0;  // the longest rest of a prompt
   for (int64_t row = 0; row < n; ++row) {
-    n_positions = std::max(n_positions, static_cast<int64_t>(prompts[first + static_cast<size_t>(row)].ids.size()));
+    const auto n_ids = static_cast<int64_t>(prompts[first + static_cast<size_t>(row)].ids.size());
+    ABL_ASSERT(n_ids > n_shared, "prompt {} has {} tokens, the shared prefix {}", first + static_cast<size_t>(row),
+               n_ids, n_shared);
+    n_positions = std::max(n_positions, n_ids - n_shared);
   }
   torch::Tensor ids = torch::full({n, n_positions}, 0, torch::kInt64);  // int64 [n, T], padding ids are masked
   torch::Tensor mask = torch::zeros({n, n_positions}, torch::kBool);    // bool [n, T]
-  std::vector<int64_t> slots;
+  PrefilledRows rows;
   for (int64_t row = 0; row < n; ++row) {
     const QueuedPrompt& prompt = prompts[first + static_cast<size_t>(row)];
-    const auto n_ids = static_cast<int64_t>(prompt.ids.size());
-    ABL_ASSERT(n_ids > 0, "prompt {} has no tokens", first + static_cast<size_t>(row));
-    ids[row].narrow(0, n_positions - n_ids, n_ids).copy_(torch::tensor(prompt.ids, torch::kInt64));
-    mask[row].narrow(0, n_positions - n_ids, n_ids).fill_(true);
-    slots.push_back(prompt.hook_slot);
+    const auto n_rest = static_cast<int64_t>(prompt.ids.size()) - n_shared;
+    ids[row].narrow(0, n_positions - n_rest, n_rest)
+        .copy_(torch::tensor(std::vector<int64_t>(prompt.ids.begin() + n_shared, prompt.ids.end()), torch::kInt64));
+    mask[row].narrow(0, n_positions - n_rest, n_rest).fill_(true);
+    rows.slots.push_back(prompt.hook_slot);
   }
-  const torch::Tensor positions = positions_from_mask(mask).to(dev);  // int64 [n, T]
-  KvCache cache(decoder.config().n_layers, capacity);
-  const DecoderOutput out =
-      decoder.forward({ids.to(dev), positions, mask.to(dev)}, &cache, hooks.for_rows(slots), HiddenCapture::none);
+  const torch::Tensor positions = (positions_from_mask(mask) + n_shared).to(dev);  // int64 [n, T]
+  rows.key_mask = mask.to(dev);
+  if (n_shared > 0) {
+    rows.cache = prefix.cache;  // shares the buffers until keep_rows copies the rows out
+    rows.cache.keep_rows(torch::tensor(rows.slots, torch::TensorOptions().dtype(torch::kInt64)).to(dev), 0);
+    rows.key_mask = torch::cat({torch::ones({n, n_shared}, rows.key_mask.options()), rows.key_mask}, 1);
+  } else {
+    rows.cache = KvCache(decoder.config().n_layers, capacity);
+  }
+  rows.logits =
+      decoder.forward({ids, positions, rows.key_mask}, &rows.cache, hooks.for_rows(rows.slots), HiddenCapture::none)
+          .logits;
+  rows.last_positions = positions.select(1, n_positions - 1);
+  return rows;
+}
 
-  const torch::Tensor new_last_positions = positions.select(1, n_positions - 1);
+// Prefills prompts [first, first + n) as a batch of their own, after the
+// shared prefix, and joins them to `batch`, both aligned at their last position.
+void add_rows(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, size_t first, int64_t n,
+              const SharedPrefix& prefix, int64_t capacity, RowHooks& hooks, LiveBatch& batch) {
+  PrefilledRows rows = prefill_rows(decoder, prompts, first, n, prefix, capacity, hooks);
+  const int64_t n_positions = rows.key_mask.size(1);
   if (batch.n_rows() == 0) {
-    batch.key_mask = mask.to(dev);
-    batch.last_positions = new_last_positions;
-    batch.logits = out.logits;
+    batch.key_mask = rows.key_mask;
+    batch.last_positions = rows.last_positions;
+    batch.logits = rows.logits;
   } else {
     const int64_t n_keys = std::max(batch.key_mask.size(1), n_positions);
     batch.key_mask = torch::cat({pad_left(batch.key_mask, n_keys - batch.key_mask.size(1)),
-                                 pad_left(mask.to(dev), n_keys - n_positions)}, 0);
-    batch.last_positions = torch::cat({batch.last_positions, new_last_positions}, 0);
-    batch.logits = torch::cat({batch.logits, out.logits}, 0);
+                                 pad_left(rows.key_mask, n_keys - n_positions)}, 0);
+    batch.last_positions = torch::cat({batch.last_positions, rows.last_positions}, 0);
+    batch.logits = torch::cat({batch.logits, rows.logits}, 0);
   }
-  batch.cache.append_rows(cache);
+  batch.cache.append_rows(rows.cache);
   for (int64_t row = 0; row < n; ++row) batch.prompt_idx.push_back(first + static_cast<size_t>(row));
-  batch.slots.insert(batch.slots.end(), slots.begin(), slots.end());
+  batch.slots.insert(batch.slots.end(), rows.slots.begin(), rows.slots.end());
   batch.is_done.resize(batch.prompt_idx.size(), false);
 }
 
@@ -115,6 +189,26 @@ bool fits_continuous_batching(const ModelConfig& config, int64_t longest_prompt,
   // rest), and a sliding layer holds window - 1 positions: two to spare.
   return !has_sliding_layer || config.sliding_window == 0 ||
          longest_prompt + max_new_tokens + 2 < config.sliding_window;
+}
+
+torch::Tensor prefill_queued(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, int64_t max_rows,
+                             RowHooks& hooks) {
+  ABL_CHECK(max_rows > 0, InputError, "prefill_queued: max_rows must be positive, got {}", max_rows);
+  if (prompts.empty()) return torch::empty({0, decoder.config().vocab_size}, torch::kFloat32);
+  int64_t longest_prompt = 0;
+  for (const QueuedPrompt& prompt : prompts) {
+    longest_prompt = std::max(longest_prompt, static_cast<int64_t>(prompt.ids.size()));
+  }
+  ABL_CHECK(fits_continuous_batching(decoder.config(), longest_prompt, 0), InputError,
+            "prefill_queued: prompts of {} tokens exceed the sliding window of {}", longest_prompt,
+            decoder.config().sliding_window);
+  const SharedPrefix prefix = shared_prefix(decoder, prompts, longest_prompt, hooks);
+  std::vector<torch::Tensor> logits;
+  for (size_t first = 0; first < prompts.size(); first += static_cast<size_t>(max_rows)) {
+    const auto n = static_cast<int64_t>(std::min(prompts.size() - first, static_cast<size_t>(max_rows)));
+    logits.push_back(prefill_rows(decoder, prompts, first, n, prefix, longest_prompt, hooks).logits);
+  }
+  return torch::cat(logits, 0);
 }
 
 std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
@@ -132,9 +226,9 @@ std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
             "generate_continuously: prompts of {} tokens plus {} new ones exceed the sliding window of {}",
             longest_prompt, options.max_new_tokens, decoder.config().sliding_window);
 
-  const torch::Device dev = decoder.device();
   const int64_t length_limit = longest_prompt + options.max_new_tokens;
   LiveBatch batch(decoder.config().n_layers, /*capacity=*/length_limit + 1);
+  const SharedPrefix prefix = shared_prefix(decoder, prompts, length_limit + 1, hooks);
   // Refill once a quarter of the batch is free: joining rows copies the cache,
   // so it should bring several rows at a time.
   const int64_t refill_at = std::max<int64_t>(1, max_rows / 4);
@@ -153,7 +247,7 @@ std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
     if (compact) keep_live_rows(batch);
     if (refill) {
       const int64_t n_joining = std::min(n_free, n_waiting);
-      add_rows(decoder, prompts, next_prompt, n_joining, length_limit + 1, hooks, batch);
+      add_rows(decoder, prompts, next_prompt, n_joining, prefix, length_limit + 1, hooks, batch);
       next_prompt += static_cast<size_t>(n_joining);
     }
     if (batch.n_rows() == 0) break;
@@ -189,8 +283,7 @@ std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
     if (batch.n_done() == n_rows) continue;  // nothing to step; compact and refill, or end
 
     // One decode step for every row; stopped rows are fed pad (their output is not read).
-    const torch::Tensor tokens =
-        torch::tensor(fed, torch::TensorOptions().dtype(torch::kInt64)).to(dev).view({n_rows, 1});
+    const torch::Tensor tokens = torch::tensor(fed, torch::TensorOptions().dtype(torch::kInt64)).view({n_rows, 1});
     batch.last_positions = batch.last_positions + 1;
     batch.key_mask = torch::cat({batch.key_mask, torch::ones({n_rows, 1}, batch.key_mask.options())}, 1);
     batch.logits = decoder

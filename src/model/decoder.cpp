@@ -200,11 +200,13 @@ DecoderOutput Decoder::forward(const DecoderInput& input, KvCache* cache, const 
   const auto [cos_sliding, sin_sliding] = rope_tables(inv_freq_sliding_);
   const auto [cos_full, sin_full] = rope_tables(inv_freq_full_);
 
-  const torch::Tensor flat_ids = ids.to(dev).reshape({-1});
+  // Checked where the ids are: generation passes its tokens from the host, so
+  // a decode step on a GPU does not wait for the device to read them back.
+  const torch::Tensor flat_ids = ids.reshape({-1});
   ABL_CHECK(flat_ids.numel() == 0 || (flat_ids.min().item<int64_t>() >= 0 &&
                                       flat_ids.max().item<int64_t>() < config_.vocab_size),
             InputError, "token ids must lie in [0, {}) (the embedding size)", config_.vocab_size);
-  torch::Tensor h = weights_.embed.index_select(0, flat_ids).view({batch, n_new, config_.hidden_size});  // model dtype [B,T,d]
+  torch::Tensor h = weights_.embed.index_select(0, flat_ids.to(dev)).view({batch, n_new, config_.hidden_size});  // model dtype [B,T,d]
   if (config_.scales_embeddings) h = h * embed_scale_;
 
   std::vector<torch::Tensor> hidden;  // float32 [B, d] each

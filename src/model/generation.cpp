@@ -51,7 +51,7 @@ std::vector<std::vector<int64_t>> greedy_generate(const Decoder& decoder, const 
     if (all_finished || step_idx + 1 == options.max_new_tokens) break;
 
     // Every row takes one more step; stopped rows are fed pad (their output is no longer read).
-    const torch::Tensor tokens = torch::tensor(fed, torch::TensorOptions().dtype(torch::kInt64)).to(dev).view({n_rows, 1});
+    const torch::Tensor tokens = torch::tensor(fed, torch::TensorOptions().dtype(torch::kInt64)).view({n_rows, 1});
     last_positions = last_positions + 1;
     key_mask = torch::cat({key_mask, torch::ones({n_rows, 1}, key_mask.options())}, 1);
     step = decoder.forward({tokens, last_positions.view({n_rows, 1}), key_mask}, &cache, hook, HiddenCapture::none);

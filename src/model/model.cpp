@@ -40,6 +40,11 @@ std::vector<std::vector<int64_t>> Model::generate_queued(const std::vector<Queue
   throw InputError("this model does not generate from a queue (can_generate_queued is false)");
 }
 
+torch::Tensor Model::prefill_queued(const std::vector<QueuedPrompt>& /*prompts*/, int64_t /*max_rows*/,
+                                    RowHooks& /*hooks*/) const {
+  throw InputError("this model does not prefill from a queue (can_generate_queued is false)");
+}
+
 namespace {
 
 // End-of-turn texts that stop generation even when the config forgets them
@@ -122,6 +127,16 @@ class DecoderModel final : public Model {
     c10::InferenceMode guard;
     ABL_CHECK(max_new_tokens >= 0, InputError, "max_new_tokens must be >= 0, got {}", max_new_tokens);
     return generate_continuously(decoder_, prompts, max_rows, greedy_options(max_new_tokens), hooks, stop_early);
+  }
+
+  torch::Tensor prefill_queued(const std::vector<QueuedPrompt>& prompts, int64_t max_rows,
+                               RowHooks& hooks) const override {
+    torch::Tensor logits;
+    {
+      c10::InferenceMode guard;
+      logits = model::prefill_queued(decoder_, prompts, max_rows, hooks);
+    }
+    return logits.clone();  // an ordinary tensor, as prefill() returns
   }
 
   torch::Tensor projection_weight(Projection which, int64_t layer_idx) const override {

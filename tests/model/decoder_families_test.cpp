@@ -359,8 +359,9 @@ class SlotScaleHooks final : public RowHooks {
 };
 
 // Continuous batching (a batch of 3 rows refilled from a queue of 8 prompts of
-// two slots, rows stopping at different steps) gives every prompt the tokens
-// it gets alone in a batch of its own.
+// two slots, rows stopping at different steps, the prompts' common prefix run
+// once per slot) gives every prompt the tokens it gets alone in a batch of its
+// own, and prefill_queued its logits.
 TEST_P(DecoderFamilyTest, RefilledBatchEqualsEachPromptAlone) {
   c10::InferenceMode guard;
   const Model& model = family_model(GetParam());
@@ -405,6 +406,32 @@ TEST_P(DecoderFamilyTest, RefilledBatchEqualsEachPromptAlone) {
     distinct.insert(generated[prompt_idx]);
   }
   EXPECT_GT(distinct.size(), 4u);  // the prompts and slots really generate differently
+
+  // prefill_queued: the logits after each prompt, with the shared prefix run
+  // once per slot, equal each prompt's own prefill to float rounding.
+  size_t n_shared = queue.front().ids.size();
+  for (const QueuedPrompt& prompt : queue) {
+    n_shared = std::min<size_t>(
+        n_shared, std::mismatch(queue.front().ids.begin(), queue.front().ids.end(), prompt.ids.begin(), prompt.ids.end())
+                          .first -
+                      queue.front().ids.begin());
+  }
+  ASSERT_GE(n_shared, 4u) << "the prompts share too short a prefix for it to be run apart";
+  const torch::Tensor queued = prefill_queued(decoder, queue, /*max_rows=*/3, hooks);  // [8, V]
+  ASSERT_EQ(queued.size(0), static_cast<int64_t>(queue.size()));
+  for (size_t prompt_idx = 0; prompt_idx < queue.size(); ++prompt_idx) {
+    SlotScaleHooks::Scale alone;
+    alone.factors = torch::scalar_tensor(SlotScaleHooks::factor(queue[prompt_idx].hook_slot));
+    const PromptBatch one = single_row(queue[prompt_idx].ids);
+    const torch::Tensor expected =
+        decoder
+            .forward({one.input_ids, positions_from_mask(one.attention_mask), one.attention_mask.to(torch::kBool)},
+                     nullptr, &alone, HiddenCapture::none)
+            .logits[0];
+    EXPECT_TRUE(torch::allclose(queued[static_cast<int64_t>(prompt_idx)], expected, 1e-4, 1e-5))
+        << "prompt " << prompt_idx << ": largest difference "
+        << (queued[static_cast<int64_t>(prompt_idx)] - expected).abs().max().item<float>();
+  }
 }
 
 TEST_P(DecoderFamilyTest, SlidingLayersHoldOnlyTheirWindow) {

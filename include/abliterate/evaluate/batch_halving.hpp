@@ -14,6 +14,9 @@ namespace abliterate::evaluate {
 // (CUDA), std::bad_alloc, and the CPU allocator's "not enough memory".
 bool is_out_of_memory(const std::exception& e);
 
+// Tells stderr that a batch ran out of memory and the run goes on with fewer rows.
+void say_batch_halved(int64_t old_size, int64_t new_size);
+
 // Calls process(begin, end) on consecutive slices of [0, n) of at most
 // `batch_size` rows. When a call throws out-of-memory, `batch_size` is halved
 // (on_halve(old, new) is told) and the same slice retried; at 1 the error

@@ -13,6 +13,7 @@
 
 #include <torch/torch.h>
 
+#include "abliterate/evaluate/batch_halving.hpp"
 #include "abliterate/evaluate/refusal.hpp"
 #include "abliterate/model/model.hpp"
 
@@ -89,6 +90,23 @@ class Evaluator {
   int64_t rows_per_pass(int64_t n_slots) const;
   // After a pass that had to halve to n_rows rows: batch_size_ shrinks to match.
   void keep_halving(int64_t n_rows, int64_t n_slots) const;
+  // run(rows_per_pass(n_slots)), and on out-of-memory run again with half the
+  // rows: a queue's rows are not independent batches that could be kept.
+  template <typename Run>
+  auto with_halving(int64_t n_slots, const Run& run) const {
+    int64_t n_rows = rows_per_pass(n_slots);
+    while (true) {
+      try {
+        auto result = run(n_rows);
+        keep_halving(n_rows, n_slots);
+        return result;
+      } catch (const std::exception& e) {
+        if (!is_out_of_memory(e) || n_rows == 1) throw;
+        say_batch_halved(n_rows, n_rows / 2);
+        n_rows /= 2;
+      }
+    }
+  }
   std::vector<std::string> decode_all(const std::vector<std::vector<int64_t>>& new_ids, bool skip_special) const;
   // Greedy generation in batches of batch_size_, each row decoded.
   std::vector<std::string> generate_texts(const std::vector<std::string>& rendered_prompts,

@@ -29,6 +29,12 @@ namespace abliterate::model {
 // the window. Models without sliding layers always can.
 bool fits_continuous_batching(const ModelConfig& config, int64_t longest_prompt, int64_t max_new_tokens);
 
+// The next-token logits after each prompt, float32 [N, V] in the prompts'
+// order, in forward passes of at most `max_rows` rows after the shared prefix.
+// Requires fits_continuous_batching(config, longest prompt, 0).
+torch::Tensor prefill_queued(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, int64_t max_rows,
+                             RowHooks& hooks);
+
 // The new ids of each prompt, in order, generated greedily with at most
 // `max_rows` rows per forward pass. Rows stop as in greedy_generate (a stop
 // token, options.max_new_tokens, or stop_early(prompt index, its ids)).

@@ -105,6 +105,12 @@ class Model {
                                                             int64_t max_rows, int64_t max_new_tokens,
                                                             RowHooks& hooks, const RowStopFn& stop_early) const;
 
+  // The logits after each prompt, float32 [N, V] on device(), in passes of at
+  // most `max_rows` rows that share the prompts' common prefix (computed once
+  // per slot). Requires can_generate_queued.
+  virtual torch::Tensor prefill_queued(const std::vector<QueuedPrompt>& prompts, int64_t max_rows,
+                                       RowHooks& hooks) const;
+
   // The weight of one projection, float32 [d, in] on device() (for row norms).
   virtual torch::Tensor projection_weight(Projection which, int64_t layer_idx) const = 0;
 };
