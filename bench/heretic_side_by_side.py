@@ -369,7 +369,7 @@ def report(args):
     o = side(o_done, s["ours_wall"])
     print()
     print(f"Heretic 1.4 vs abliterate on {s['model']}: CPU, {s.get('dtype', 'float32')}"
-          + (f" (ours: {s['ours_extra']})" if s.get("ours_extra") else "") + ", threads Heretic {s['threads']} / abliterate "
+          + (f" (ours: {s['ours_extra']})" if s.get("ours_extra") else "") + f", threads Heretic {s['threads']} / abliterate "
           f"{s.get('ours_threads') or '?'}, batch {s['batch_size']}, {s['n_direction']}+{s['n_direction']} direction "
           f"prompts, {s['n_evaluation']}+{s['n_evaluation']} evaluation prompts, max_response_length "
           f"{s['max_response_length']}, seed {s['seed']}, row_normalization none, orthogonalize_direction false")

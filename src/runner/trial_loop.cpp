@@ -105,7 +105,9 @@ class TrialLoop {
       } else if (reply.type == mpi::MessageType::failure) {
         // One trial's failure, or a whole trials task the worker could not read.
         const Failure failure = from_message<Failure>(reply);
-        for (const study::Trial& trial : take_all_in_flight(worker_idx)) fail(worker_idx, trial, failure.kind, failure.reason);
+        for (const study::Trial& trial : take_all_in_flight(worker_idx)) {
+          fail(worker_idx, trial, failure.kind, failure.reason);
+        }
       } else {
         throw FormatError(fmt::format("{} replied {} to a trial", pool_.worker_name(worker_idx), to_string(reply.type)));
       }

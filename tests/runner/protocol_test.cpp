@@ -81,6 +81,27 @@ TEST(Protocol, RepliesRoundTripANonFiniteKlIncluded) {
   EXPECT_EQ(ready.batch_size_trials[1].error, "out of memory");
 }
 
+// trials_per_worker: k trials out, one outcome each back, failures naming their trial.
+TEST(Protocol, SeveralTrialsRoundTrip) {
+  const TrialsTask task = round_trip(TrialsTask{.trials = {TrialTask{.trial_id = 4, .number = 3, .values = {0.5}},
+                                                           TrialTask{.trial_id = 5, .number = 4, .values = {1.5, 2.5}}}});
+  ASSERT_EQ(task.trials.size(), 2u);
+  EXPECT_EQ(task.trials[1].trial_id, 5);
+  EXPECT_EQ(task.trials[1].values, (std::vector<double>{1.5, 2.5}));
+
+  const TrialsReply reply = round_trip(TrialsReply{
+      .results = {TrialResult{
+          .trial_id = 4, .kl_divergence = 0.25, .refusals = 7, .seconds = 1.5, .texts = {}, .peak_rss_bytes = 0, .batch_size = 8}},
+      .failures = {Failure{.kind = ErrorKind::numeric, .reason = "NaN logits", .trial_id = 5}}});
+  ASSERT_EQ(reply.results.size(), 1u);
+  EXPECT_EQ(reply.results[0].refusals, 7);
+  EXPECT_EQ(reply.results[0].kl_divergence, 0.25);
+  ASSERT_EQ(reply.failures.size(), 1u);
+  EXPECT_EQ(reply.failures[0].kind, ErrorKind::numeric);
+  EXPECT_EQ(reply.failures[0].reason, "NaN logits");
+  EXPECT_EQ(reply.failures[0].trial_id, std::optional<int64_t>(5));
+}
+
 TEST(Protocol, MistypedOrMalformedMessagesAreRefused) {
   const mpi::Message trial = to_message(TrialTask{.trial_id = 1, .number = 0, .values = {1.0}});
   ASSERT_THROWS_WITH(from_message<RefusalsTask>(trial), FormatError, "expected a refusals message, got trial");

@@ -39,33 +39,44 @@ class ScriptedPool : public mpi::WorkerPool {
   int n_workers() const override { return n_workers_; }
 
   void send(int worker_idx, const mpi::Message& task) override {
-    const TrialTask trial = from_message<TrialTask>(task);
-    EXPECT_FALSE(busy_.contains(worker_idx)) << "two trials in flight on worker " << worker_idx;
+    const std::vector<TrialTask> trials = task.type == mpi::MessageType::trials
+                                              ? from_message<TrialsTask>(task).trials
+                                              : std::vector<TrialTask>{from_message<TrialTask>(task)};
+    EXPECT_FALSE(busy_.contains(worker_idx)) << "two tasks in flight on worker " << worker_idx;
     busy_.insert(worker_idx);
-    EXPECT_EQ(state_of(trial.trial_id), study::TrialState::RUNNING)
-        << "trial " << trial.number << " was sent before it was written";
-    sent_.push_back({trial.number, worker_idx, trial.values, static_cast<int>(busy_.size())});
-    if (silent_.contains(trial.number)) return;
-    const auto delay = delays_.find(trial.number);
-    const Clock::time_point ready_at =
-        Clock::now() + (delay == delays_.end() ? Clock::duration(0) : std::chrono::duration_cast<Clock::duration>(
-                                                                            std::chrono::duration<double>(delay->second)));
-    if (failing_.contains(trial.number)) {
-      pending_.push_back({ready_at, worker_idx,
-                          to_message(Failure{.kind = ErrorKind::numeric,
-                                             .reason = "logits are not finite",
-                                             .trial_id = trial.trial_id})});
-      return;
+    TrialsReply outcomes;
+    Clock::time_point ready_at = Clock::now();
+    for (const TrialTask& trial : trials) {
+      EXPECT_EQ(state_of(trial.trial_id), study::TrialState::RUNNING)
+          << "trial " << trial.number << " was sent before it was written";
+      sent_.push_back({trial.number, worker_idx, trial.values, static_cast<int>(busy_.size()), trials.size()});
+      if (silent_.contains(trial.number)) return;
+      if (const auto delay = delays_.find(trial.number); delay != delays_.end()) {
+        ready_at = std::max(ready_at, Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                         std::chrono::duration<double>(delay->second)));
+      }
+      if (failing_.contains(trial.number)) {
+        outcomes.failures.push_back(
+            Failure{.kind = ErrorKind::numeric, .reason = "logits are not finite", .trial_id = trial.trial_id});
+        continue;
+      }
+      double kl = 0.0;
+      for (double v : trial.values) kl += std::abs(v);
+      kl = std::fmod(kl, 1.0);
+      if (non_finite_kl_.contains(trial.number)) kl = std::numeric_limits<double>::quiet_NaN();
+      outcomes.results.push_back(TrialResult{.trial_id = trial.trial_id,
+                                             .kl_divergence = kl,
+                                             .refusals = trial.number % 5,
+                                             .seconds = 0.0,
+                                             .texts = {}});
     }
-    double kl = 0.0;
-    for (double v : trial.values) kl += std::abs(v);
-    kl = std::fmod(kl, 1.0);
-    if (non_finite_kl_.contains(trial.number)) kl = std::numeric_limits<double>::quiet_NaN();
-    pending_.push_back({ready_at, worker_idx, to_message(TrialResult{.trial_id = trial.trial_id,
-                                                           .kl_divergence = kl,
-                                                           .refusals = trial.number % 5,
-                                                           .seconds = 0.0,
-                                                           .texts = {}})});
+    if (task.type == mpi::MessageType::trials) {
+      pending_.push_back({ready_at, worker_idx, to_message(outcomes)});
+    } else if (!outcomes.failures.empty()) {
+      pending_.push_back({ready_at, worker_idx, to_message(outcomes.failures.front())});
+    } else {
+      pending_.push_back({ready_at, worker_idx, to_message(outcomes.results.front())});
+    }
   }
 
   std::pair<int, mpi::Message> receive_any() override {
@@ -95,7 +106,8 @@ class ScriptedPool : public mpi::WorkerPool {
     int64_t number;
     int worker_idx;
     std::vector<double> values;
-    int n_in_flight;  // after this send
+    int n_in_flight;      // workers busy after this send
+    size_t n_together;    // trials in the same task
   };
   std::vector<Sent> sent_;
   std::set<int64_t> failing_;
@@ -193,6 +205,36 @@ TEST_F(TrialLoopTest, ConcurrentTrialsAfterTheStartupSeeEachOtherThroughTheConst
   std::set<std::vector<double>> distinct;
   for (const ScriptedPool::Sent& sent : pool.sent_) distinct.insert(sent.values);
   EXPECT_EQ(distinct.size(), pool.sent_.size());
+}
+
+TEST_F(TrialLoopTest, EachWorkerTakesTrialsPerWorkerTrialsTogether) {
+  // trials_per_worker 3 on 2 workers, 8 trials: tasks of 3, 3, then what the
+  // budget leaves; each trial proposed with those in flight RUNNING (the
+  // constant liar), so none repeats another; a failure in a task fails only
+  // its trial, and a replacement runs.
+  job_.trials_per_worker = 3;
+  ScriptedPool pool(2, *store_);
+  pool.failing_ = {4};
+  const RunOutcome outcome = run(pool);
+  EXPECT_EQ(outcome.end, RunEnd::finished);
+  ASSERT_EQ(pool.sent_.size(), 9u);  // 8 COMPLETE and the failed one
+  EXPECT_EQ(pool.sent_[0].n_together, 3u);
+  EXPECT_EQ(pool.sent_[2].worker_idx, 0);
+  EXPECT_EQ(pool.sent_[3].worker_idx, 1);
+  EXPECT_EQ(pool.sent_[3].n_together, 3u);
+  EXPECT_EQ(pool.sent_[6].n_together, 2u);  // 6 in flight or done: the budget leaves 2
+  EXPECT_EQ(pool.sent_[8].n_together, 1u);  // the replacement of the failed trial
+  std::set<std::vector<double>> distinct;
+  for (const ScriptedPool::Sent& sent : pool.sent_) distinct.insert(sent.values);
+  EXPECT_EQ(distinct.size(), pool.sent_.size());
+  const auto trials = trials_by_number();
+  int64_t n_complete = 0;
+  for (const auto& [number, trial] : trials) {
+    EXPECT_EQ(trial.state, number == 4 ? study::TrialState::FAIL : study::TrialState::COMPLETE) << number;
+    n_complete += trial.state == study::TrialState::COMPLETE ? 1 : 0;
+  }
+  EXPECT_EQ(n_complete, 8);
+  EXPECT_EQ(fail_reason(4), "numeric error: logits are not finite");
 }
 
 TEST_F(TrialLoopTest, RequeuedTrialsRunFirstWithTheirRetryAttrs) {
