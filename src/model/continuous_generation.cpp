@@ -2,7 +2,6 @@
 #include "abliterate/model/continuous_generation.hpp"
 
 #include <algorithm>
-#include <limits>
 
 #include "abliterate/common/error.hpp"
 
@@ -23,7 +22,7 @@ struct LiveBatch {
   KvCache cache;
   torch::Tensor key_mask;        // bool [B, S]: real keys
   torch::Tensor last_positions;  // int64 [B]: RoPE position of each row's last token
-  torch::Tensor logits;          // float32 [B, V]: pending next-token logits
+  torch::Tensor logits;          // [B, V] in the model dtype: pending next-token logits
 };
 
 // `mask` bool [B, S] with n more columns of false on the left.
@@ -113,12 +112,12 @@ struct PrefilledRows {
   KvCache cache{0};
   torch::Tensor key_mask;        // bool [n, S]
   torch::Tensor last_positions;  // int64 [n]
-  torch::Tensor logits;          // float32 [n, V]
+  torch::Tensor logits;          // [n, V], float32 or the model dtype (LogitsDtype)
   std::vector<int64_t> slots;
 };
 
 PrefilledRows prefill_rows(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, size_t first, int64_t n,
-                           const SharedPrefix& prefix, int64_t capacity, RowHooks& hooks) {
+                           const SharedPrefix& prefix, int64_t capacity, RowHooks& hooks, LogitsDtype logits_dtype) {
   const torch::Device dev = decoder.device();
   const int64_t n_shared = prefix.length;
   int64_t n_positions = 0;  // the longest rest of a prompt
@@ -149,7 +148,9 @@ PrefilledRows prefill_rows(const Decoder& decoder, const std::vector<QueuedPromp
     rows.cache = KvCache(decoder.config().n_layers, capacity);
   }
   rows.logits =
-      decoder.forward({ids, positions, rows.key_mask}, &rows.cache, hooks.for_rows(rows.slots), HiddenCapture::none)
+      decoder
+          .forward({ids, positions, rows.key_mask}, &rows.cache, hooks.for_rows(rows.slots), HiddenCapture::none,
+                   logits_dtype)
           .logits;
   rows.last_positions = positions.select(1, n_positions - 1);
   return rows;
@@ -159,7 +160,7 @@ PrefilledRows prefill_rows(const Decoder& decoder, const std::vector<QueuedPromp
 // shared prefix, and joins them to `batch`, both aligned at their last position.
 void add_rows(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, size_t first, int64_t n,
               const SharedPrefix& prefix, int64_t capacity, RowHooks& hooks, LiveBatch& batch) {
-  PrefilledRows rows = prefill_rows(decoder, prompts, first, n, prefix, capacity, hooks);
+  PrefilledRows rows = prefill_rows(decoder, prompts, first, n, prefix, capacity, hooks, LogitsDtype::model);
   const int64_t n_positions = rows.key_mask.size(1);
   if (batch.n_rows() == 0) {
     batch.key_mask = rows.key_mask;
@@ -206,7 +207,8 @@ torch::Tensor prefill_queued(const Decoder& decoder, const std::vector<QueuedPro
   std::vector<torch::Tensor> logits;
   for (size_t first = 0; first < prompts.size(); first += static_cast<size_t>(max_rows)) {
     const auto n = static_cast<int64_t>(std::min(prompts.size() - first, static_cast<size_t>(max_rows)));
-    logits.push_back(prefill_rows(decoder, prompts, first, n, prefix, longest_prompt, hooks).logits);
+    logits.push_back(
+        prefill_rows(decoder, prompts, first, n, prefix, longest_prompt, hooks, LogitsDtype::float32).logits);
   }
   return torch::cat(logits, 0);
 }
@@ -253,13 +255,7 @@ std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
     if (batch.n_rows() == 0) break;
 
     // Choose each live row's next token from its pending logits.
-    torch::Tensor logits = batch.logits;  // float32 [B, V]
-    if (options.n_sampleable_tokens > 0 && options.n_sampleable_tokens < logits.size(1)) {
-      logits = logits.clone();
-      logits.narrow(1, options.n_sampleable_tokens, logits.size(1) - options.n_sampleable_tokens)
-          .fill_(-std::numeric_limits<float>::infinity());
-    }
-    const torch::Tensor next = logits.argmax(-1).to(torch::kCPU);  // int64 [B]
+    const torch::Tensor next = greedy_tokens(batch.logits, options.n_sampleable_tokens);  // int64 [B]
     const int64_t* next_ids = next.data_ptr<int64_t>();
     const int64_t n_rows = batch.n_rows();
     std::vector<int64_t> fed(static_cast<size_t>(n_rows), options.pad_token_id);
@@ -288,7 +284,7 @@ std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
     batch.key_mask = torch::cat({batch.key_mask, torch::ones({n_rows, 1}, batch.key_mask.options())}, 1);
     batch.logits = decoder
                        .forward({tokens, batch.last_positions.view({n_rows, 1}), batch.key_mask}, &batch.cache,
-                                hooks.for_rows(batch.slots), HiddenCapture::none)
+                                hooks.for_rows(batch.slots), HiddenCapture::none, LogitsDtype::model)
                        .logits;
   }
   return new_ids;

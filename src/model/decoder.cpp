@@ -162,7 +162,7 @@ torch::Tensor Decoder::mlp(int64_t layer_idx, const torch::Tensor& x, const Proj
 }
 
 DecoderOutput Decoder::forward(const DecoderInput& input, KvCache* cache, const ProjectionHook* hook,
-                               HiddenCapture capture) const {
+                               HiddenCapture capture, LogitsDtype logits_dtype) const {
   const torch::Tensor& ids = input.input_ids;  // int64 [B, T]
   ABL_ASSERT(ids.dim() == 2 && input.positions.sizes() == ids.sizes(), "ids/positions shape");
   const int64_t batch = ids.size(0);
@@ -232,7 +232,7 @@ DecoderOutput Decoder::forward(const DecoderInput& input, KvCache* cache, const 
     logits = torch::tanh(logits / config_.final_logit_softcapping) * config_.final_logit_softcapping;
   }
   DecoderOutput output;
-  output.logits = logits.to(torch::kFloat32);
+  output.logits = logits_dtype == LogitsDtype::float32 ? logits.to(torch::kFloat32) : logits;
   if (capture == HiddenCapture::last_position) {
     hidden.push_back(last.to(torch::kFloat32));
     output.hidden = torch::stack(hidden, 1);  // float32 [B, L+1, d]

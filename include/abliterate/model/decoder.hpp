@@ -30,8 +30,15 @@ struct DecoderInput {
 // Whether forward() returns the hidden states at the last position (method spec §4.1).
 enum class HiddenCapture { none, last_position };
 
+// The dtype forward() returns logits in: float32, which log-probabilities and
+// KL need, or the model's own, all a greedy choice needs (a bfloat16 or
+// float16 value converts to float32 exactly, so the choice is the same); it
+// spares converting [B, V] at every decode step (8.5 ms for Gemma 3's 262k
+// vocabulary at batch 32 on this project's CPU).
+enum class LogitsDtype { float32, model };
+
 struct DecoderOutput {
-  torch::Tensor logits;  // float32 [B, V] at the last position
+  torch::Tensor logits;  // [B, V] at the last position, float32 or the model dtype (LogitsDtype)
   torch::Tensor hidden;  // float32 [B, L+1, d] at the last position; undefined unless asked
 };
 
@@ -45,7 +52,7 @@ class Decoder {
   // embedding, hidden[:, k] the output of layer k-1 for k < L, hidden[:, L]
   // the final-norm output (HF's hidden_states convention).
   DecoderOutput forward(const DecoderInput& input, KvCache* cache, const ProjectionHook* hook,
-                        HiddenCapture capture) const;
+                        HiddenCapture capture, LogitsDtype logits_dtype = LogitsDtype::float32) const;
 
   const ModelConfig& config() const { return config_; }
   const DecoderWeights& weights() const { return weights_; }

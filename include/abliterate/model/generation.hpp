@@ -18,6 +18,11 @@ struct GreedyOptions {
   int64_t n_sampleable_tokens = 0;      // logits at ids >= this (embedding padding rows) are never chosen (spec §6.7 item 7)
 };
 
+// The greedy choice of each row, int64 [B] on the CPU: the highest of
+// `logits` ([B, V], any float dtype) among ids below n_sampleable_tokens (all
+// when 0), the lowest id on ties.
+torch::Tensor greedy_tokens(const torch::Tensor& logits, int64_t n_sampleable_tokens);
+
 // The new ids of each row of `batch` (a left-padded PromptBatch, on the
 // decoder's device). Ties in argmax go to the lowest id (torch's argmax).
 std::vector<std::vector<int64_t>> greedy_generate(const Decoder& decoder, const PromptBatch& batch,
