@@ -9,19 +9,10 @@ abliterate=$root/build/abliterate
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$abliterate" make-tiny-model "$work/tiny" > /dev/null
-cat > "$work/job.yaml" <<YAML
-model: $work/tiny
-batch_size: 8
-max_response_length: 16
-n_trials: $n_trials
-n_startup_trials: $n_trials
-good_prompts: {dataset: $root/jobs/data/harmless, split: "train[:32]"}
-bad_prompts: {dataset: $root/jobs/data/harmful, split: "train[:32]"}
-good_evaluation_prompts: {dataset: $root/jobs/data/harmless, split: "test[:32]"}
-bad_evaluation_prompts: {dataset: $root/jobs/data/harmful, split: "test[:32]"}
-store: study.db
-cache: cache.h5
-YAML
+# The tests' tiny job (tests/support/tiny_job.sh), with 32 evaluation prompts
+# per set and 16-token responses.
+source "$root/tests/support/tiny_job.sh"
+TINY_MODEL=$work/tiny REPO=$root TINY_DEVICE=cpu TINY_EVAL=32 TINY_RESPONSE=16 write_tiny_job "$work/job.yaml" "$n_trials"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 for ranks in 1 3; do
   cd "$work" && rm -f study.db* cache.h5

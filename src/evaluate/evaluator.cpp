@@ -193,16 +193,21 @@ int64_t Evaluator::count_refusals(const std::vector<std::string>& rendered_promp
 
 std::vector<int64_t> Evaluator::count_refusals(const std::vector<std::string>& rendered_prompts,
                                                model::RowHooks& hooks, int64_t n_slots) const {
+  c10::InferenceMode guard;
   std::vector<int64_t> refusals(static_cast<size_t>(n_slots), 0);
   const std::optional<std::vector<model::QueuedPrompt>> queue = queue_of(rendered_prompts, n_slots);
   if (!queue) {
-    // A model that cannot queue them: one slot after another, each in batches of its own.
+    // A model that cannot queue them: one slot after another, each in fixed batches of its own.
+    const model::RowStopFn stop_at_marker = marker_stop();
     for (int64_t slot = 0; slot < n_slots; ++slot) {
-      refusals[static_cast<size_t>(slot)] = count_refusals(rendered_prompts, hooks.for_rows({slot}));
+      const std::vector<std::string> texts = generate_texts(
+          rendered_prompts, hooks.for_rows({slot}), [&](size_t /*n_rows*/) { return stop_at_marker; },
+          /*skip_special=*/true);
+      refusals[static_cast<size_t>(slot)] = std::count_if(
+          texts.begin(), texts.end(), [&](const std::string& text) { return detector_.is_refusal(text); });
     }
     return refusals;
   }
-  c10::InferenceMode guard;
   const std::vector<std::vector<int64_t>> new_ids = generate_queued(*queue, hooks, marker_stop(), n_slots);
   for (size_t row = 0; row < new_ids.size(); ++row) {
     const std::string text = model_.tokenizer().decode(new_ids[row], /*skip_special=*/true);

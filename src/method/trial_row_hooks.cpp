@@ -65,6 +65,7 @@ class TrialRowHooks::MixedRowsHook final : public model::ProjectionHook {
   void gather(const std::vector<int64_t>& row_slots) {
     if (row_slots == slots_) return;
     slots_ = row_slots;
+    torch::Tensor index;  // int64 [B] on the edits' device, made at the first edited layer
     for (const model::Projection which : kProjections) {
       const std::vector<StackedEdit>& layers = stacked_[static_cast<size_t>(which)];
       std::vector<StackedEdit>& rows = per_row_[static_cast<size_t>(which)];
@@ -72,8 +73,9 @@ class TrialRowHooks::MixedRowsHook final : public model::ProjectionHook {
       for (size_t layer_idx = 0; layer_idx < layers.size(); ++layer_idx) {
         const StackedEdit& stacked = layers[layer_idx];
         if (!stacked.is_edited) continue;
-        const torch::Tensor index =
-            torch::tensor(row_slots, torch::TensorOptions().dtype(torch::kInt64)).to(stacked.u.device());
+        if (!index.defined()) {
+          index = torch::tensor(row_slots, torch::TensorOptions().dtype(torch::kInt64)).to(stacked.u.device());
+        }
         StackedEdit& row = rows[layer_idx];
         row.is_edited = true;
         row.has_row_scale = stacked.has_row_scale;

@@ -263,18 +263,10 @@ std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
       const auto row_idx = static_cast<size_t>(row);
       if (batch.is_done[row_idx]) continue;
       const size_t prompt = batch.prompt_idx[row_idx];
-      const int64_t token = next_ids[row];
-      if (std::find(options.stop_token_ids.begin(), options.stop_token_ids.end(), token) !=
-          options.stop_token_ids.end()) {
-        batch.is_done[row_idx] = true;  // the stop token is not part of the output
-        continue;
-      }
-      new_ids[prompt].push_back(token);
-      fed[row_idx] = token;
-      const bool is_full = static_cast<int64_t>(new_ids[prompt].size()) == options.max_new_tokens;
-      if (is_full || (stop_early && stop_early(static_cast<int64_t>(prompt), new_ids[prompt]))) {
-        batch.is_done[row_idx] = true;
-      }
+      const GreedyStep taken =
+          take_greedy_token(next_ids[row], options, static_cast<int64_t>(prompt), new_ids[prompt], stop_early);
+      if (taken.is_appended) fed[row_idx] = next_ids[row];
+      batch.is_done[row_idx] = taken.is_done;
     }
     if (batch.n_done() == n_rows) continue;  // nothing to step; compact and refill, or end
 

@@ -18,6 +18,16 @@ torch::Tensor greedy_tokens(const torch::Tensor& logits, int64_t n_sampleable_to
   return std::get<1>(scores.max(1)).to(torch::kCPU);
 }
 
+GreedyStep take_greedy_token(int64_t token, const GreedyOptions& options, int64_t row_idx, std::vector<int64_t>& ids,
+                             const RowStopFn& stop_early) {
+  if (std::find(options.stop_token_ids.begin(), options.stop_token_ids.end(), token) != options.stop_token_ids.end()) {
+    return {.is_appended = false, .is_done = true};
+  }
+  ids.push_back(token);
+  const bool is_full = static_cast<int64_t>(ids.size()) >= options.max_new_tokens;
+  return {.is_appended = true, .is_done = is_full || (stop_early && stop_early(row_idx, ids))};
+}
+
 std::vector<std::vector<int64_t>> greedy_generate(const Decoder& decoder, const PromptBatch& batch,
                                                   const GreedyOptions& options, const ProjectionHook* hook,
                                                   const RowStopFn& stop_early) {
@@ -41,16 +51,9 @@ std::vector<std::vector<int64_t>> greedy_generate(const Decoder& decoder, const 
     for (int64_t row = 0; row < n_rows; ++row) {
       const auto row_idx = static_cast<size_t>(row);
       if (is_finished[row_idx]) continue;
-      const int64_t token = next_ids[row];
-      const bool is_stop = std::find(options.stop_token_ids.begin(), options.stop_token_ids.end(), token) !=
-                           options.stop_token_ids.end();
-      if (is_stop) {
-        is_finished[row_idx] = true;  // the stop token is not part of the output
-        continue;
-      }
-      new_ids[row_idx].push_back(token);
-      fed[row_idx] = token;
-      if (stop_early && stop_early(row, new_ids[row_idx])) is_finished[row_idx] = true;
+      const GreedyStep taken = take_greedy_token(next_ids[row], options, row, new_ids[row_idx], stop_early);
+      if (taken.is_appended) fed[row_idx] = next_ids[row];
+      is_finished[row_idx] = taken.is_done;
     }
     const bool all_finished = std::all_of(is_finished.begin(), is_finished.end(), [](bool f) { return f; });
     if (all_finished || step_idx + 1 == options.max_new_tokens) break;

@@ -23,6 +23,17 @@ struct GreedyOptions {
 // when 0), the lowest id on ties.
 torch::Tensor greedy_tokens(const torch::Tensor& logits, int64_t n_sampleable_tokens);
 
+// One row's greedy step, shared by both generation loops: `token` is
+// appended to `ids` unless it is a stop token (which ends the row and is not
+// part of its output); the row is done at a stop token, at
+// options.max_new_tokens, or when stop_early(row_idx, ids) says so.
+struct GreedyStep {
+  bool is_appended = false;
+  bool is_done = false;
+};
+GreedyStep take_greedy_token(int64_t token, const GreedyOptions& options, int64_t row_idx, std::vector<int64_t>& ids,
+                             const RowStopFn& stop_early);
+
 // The new ids of each row of `batch` (a left-padded PromptBatch, on the
 // decoder's device). Ties in argmax go to the lowest id (torch's argmax).
 std::vector<std::vector<int64_t>> greedy_generate(const Decoder& decoder, const PromptBatch& batch,
