@@ -50,7 +50,7 @@ torch_prefix=$("$python" -c 'import os, torch; print(os.path.dirname(torch.__fil
 arch_list=${TORCH_CUDA_ARCH_LIST:-9.0}  # a cache variable, so that re-runs of cmake keep it
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
-cmake -S . -B "$build" "${generator[@]}" -DABL_RUNTIME_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
+cmake -S . -B "$build" "${generator[@]}" -DABL_RUNTIME_ONLY=ON -DABL_ONEDNN=OFF -DCMAKE_BUILD_TYPE=Release \
   -DTORCH_CUDA_ARCH_LIST="$arch_list" -DCMAKE_PREFIX_PATH="${deps_prefix}${torch_prefix}" "${deps_args[@]}" 2>&1 | tail -n 5
 cmake --build "$build" -j"$(nproc)" --target test_model device_check 2>&1 | tail -n 3
 

@@ -9,19 +9,11 @@
 #include <vector>
 
 #include "abliterate/common/error.hpp"
+#include "abliterate/model/batched_matmul.hpp"
 
 namespace abliterate::model {
 
 namespace {
-
-// x W^T + b on the last dimension, through a 2-D matrix product: a 3-D input
-// of one row ([1, 1, d], a decode step of one prompt) would take LibTorch's
-// matrix-vector path, which for bfloat16 runs ~20x slower than the product.
-torch::Tensor project(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias = {}) {
-  std::vector<int64_t> out_shape = x.sizes().vec();
-  out_shape.back() = weight.size(0);
-  return torch::linear(x.reshape({-1, x.size(-1)}), weight, bias).view(out_shape);
-}
 
 // x: [B, H, T, D] -> cat(-x2, x1): NeoX "rotate_half".
 torch::Tensor rotate_half(const torch::Tensor& x) {
@@ -82,6 +74,19 @@ Decoder::Decoder(ModelConfig config, DecoderWeights weights) : config_(std::move
   const torch::Device dev = weights_.embed.device();
   inv_freq_sliding_ = rope_inv_freq(config_, AttentionKind::sliding).to(dev);
   inv_freq_full_ = rope_inv_freq(config_, AttentionKind::full).to(dev);
+  // q/k/v and gate/up each become one product (Note [Prepacked weights]); the
+  // separate tensors are released, as nothing reads them after this.
+  linears_.reserve(weights_.layers.size());
+  for (DecoderLayerWeights& w : weights_.layers) {
+    linears_.push_back({fuse_linears({w.q_proj, w.k_proj, w.v_proj}, {w.q_bias, w.k_bias, w.v_bias}),
+                        PackedLinear(w.o_proj, {}), fuse_linears({w.gate_proj, w.up_proj}, {}),
+                        PackedLinear(w.down_proj, {})});
+    for (torch::Tensor* fused : {&w.q_proj, &w.k_proj, &w.v_proj, &w.q_bias, &w.k_bias, &w.v_bias, &w.gate_proj,
+                                 &w.up_proj}) {
+      *fused = torch::Tensor();
+    }
+  }
+  lm_head_ = PackedLinear(weights_.lm_head, {});
   if (config_.scales_embeddings) {
     // HF: torch.tensor(hidden_size**0.5) (float32) cast to the weight dtype (bf16: sqrt(640) -> 25.25).
     embed_scale_ = torch::scalar_tensor(std::sqrt(static_cast<double>(config_.hidden_size)),
@@ -100,15 +105,19 @@ torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, cons
                                  const torch::Tensor& sin, const torch::Tensor& allowed, KvCache* cache,
                                  const ProjectionHook* hook) const {
   const DecoderLayerWeights& w = weights_.layers[static_cast<size_t>(layer_idx)];
+  const LayerLinears& linears = linears_[static_cast<size_t>(layer_idx)];
   const int64_t batch = x.size(0);
   const int64_t n_new = x.size(1);
   const int64_t head_dim = config_.head_dim;
 
-  // Projections (Qwen2: with q/k/v bias; undefined biases are none), then
+  // Projections in one product (Qwen2: with q/k/v bias), split by views, then
   // q/k norm per head before RoPE (spec §1.2 "q_norm / k_norm"; Qwen3 too).
-  torch::Tensor q = project(x, w.q_proj, w.q_bias).view({batch, n_new, config_.n_heads, head_dim});     // [B,T,H,D]
-  torch::Tensor k = project(x, w.k_proj, w.k_bias).view({batch, n_new, config_.n_kv_heads, head_dim});  // [B,T,Hkv,D]
-  torch::Tensor v = project(x, w.v_proj, w.v_bias).view({batch, n_new, config_.n_kv_heads, head_dim});  // [B,T,Hkv,D]
+  const int64_t q_width = config_.n_heads * head_dim;
+  const int64_t kv_width = config_.n_kv_heads * head_dim;
+  const torch::Tensor qkv = linears.qkv(x);  // [B,T,(H+2Hkv)*D]
+  torch::Tensor q = qkv.narrow(-1, 0, q_width).view({batch, n_new, config_.n_heads, head_dim});                // [B,T,H,D]
+  torch::Tensor k = qkv.narrow(-1, q_width, kv_width).view({batch, n_new, config_.n_kv_heads, head_dim});      // [B,T,Hkv,D]
+  torch::Tensor v = qkv.narrow(-1, q_width + kv_width, kv_width).view({batch, n_new, config_.n_kv_heads, head_dim});  // [B,T,Hkv,D]
   if (config_.has_qk_norm) {
     q = norm(q, w.q_norm);
     k = norm(k, w.k_norm);
@@ -134,29 +143,31 @@ torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, cons
   const int64_t n_keys = k.size(2);
   const torch::Tensor q_grouped = q.reshape({batch, config_.n_kv_heads, group * n_new, head_dim});  // [B,Hkv,g*T,D]
   const double scaling = std::pow(config_.query_pre_attn_scalar, -0.5);
-  torch::Tensor scores = torch::matmul(q_grouped, k.transpose(-1, -2)).view({batch, config_.n_heads, n_new, n_keys}) *
+  torch::Tensor scores = batched_matmul(q_grouped, k.transpose(-1, -2)).view({batch, config_.n_heads, n_new, n_keys}) *
                          scaling;  // model dtype [B,H,T,S]
   if (config_.attn_logit_softcapping > 0) {
     scores = torch::tanh(scores / config_.attn_logit_softcapping) * config_.attn_logit_softcapping;
   }
   scores = scores.to(torch::kFloat32).masked_fill(layer_allowed.logical_not(), -std::numeric_limits<float>::infinity());
   const torch::Tensor probs = torch::softmax(scores, -1).to(x.scalar_type());  // [B,H,T,S]
-  const torch::Tensor context = torch::matmul(probs.reshape({batch, config_.n_kv_heads, group * n_new, n_keys}), v)
+  const torch::Tensor context = batched_matmul(probs.reshape({batch, config_.n_kv_heads, group * n_new, n_keys}), v)
                                     .view({batch, config_.n_heads, n_new, head_dim})
                                     .transpose(1, 2)
                                     .reshape({batch, n_new, config_.n_heads * head_dim});  // [B,T,H*D]
-  torch::Tensor y = project(context, w.o_proj);                                              // [B,T,d]
+  torch::Tensor y = linears.o_proj(context);                                                 // [B,T,d]
   if (hook != nullptr) y = hook->apply(Projection::attn_o_proj, layer_idx, y);
   return y;
 }
 
 torch::Tensor Decoder::mlp(int64_t layer_idx, const torch::Tensor& x, const ProjectionHook* hook) const {
-  const DecoderLayerWeights& w = weights_.layers[static_cast<size_t>(layer_idx)];
-  const torch::Tensor gate = project(x, w.gate_proj);  // [B,T,I]
+  const LayerLinears& linears = linears_[static_cast<size_t>(layer_idx)];
+  const int64_t width = config_.intermediate_size;
+  const torch::Tensor gate_up = linears.gate_up(x);  // [B,T,2I]
+  const torch::Tensor gate = gate_up.narrow(-1, 0, width);  // [B,T,I]
   const torch::Tensor activated =
       config_.mlp_activation == MlpActivation::gelu_tanh ? torch::gelu(gate, "tanh") : torch::silu(gate);
-  const torch::Tensor gated = activated * project(x, w.up_proj);  // [B,T,I]
-  torch::Tensor y = project(gated, w.down_proj);  // [B,T,d]
+  const torch::Tensor gated = activated * gate_up.narrow(-1, width, width);  // [B,T,I]
+  torch::Tensor y = linears.down_proj(gated);  // [B,T,d]
   if (hook != nullptr) y = hook->apply(Projection::mlp_down_proj, layer_idx, y);
   return y;
 }
@@ -227,7 +238,7 @@ DecoderOutput Decoder::forward(const DecoderInput& input, KvCache* cache, const 
   }
   // Only the last position is needed: norm and head on it alone.
   const torch::Tensor last = norm(h.select(1, n_new - 1), weights_.final_norm);  // [B,d]
-  torch::Tensor logits = torch::linear(last, weights_.lm_head);  // model dtype [B,V]; no embed scale on the output
+  torch::Tensor logits = lm_head_(last);  // model dtype [B,V]; no embed scale on the output
   if (config_.final_logit_softcapping > 0) {
     logits = torch::tanh(logits / config_.final_logit_softcapping) * config_.final_logit_softcapping;
   }

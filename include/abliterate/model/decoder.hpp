@@ -11,12 +11,14 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <torch/torch.h>
 
 #include "abliterate/model/decoder_weights.hpp"
 #include "abliterate/model/kv_cache.hpp"
 #include "abliterate/model/model_config.hpp"
+#include "abliterate/model/packed_linear.hpp"
 #include "abliterate/model/projection_hook.hpp"
 
 namespace abliterate::model {
@@ -55,6 +57,8 @@ class Decoder {
                         HiddenCapture capture, LogitsDtype logits_dtype = LogitsDtype::float32) const;
 
   const ModelConfig& config() const { return config_; }
+  // The weights as loaded, less q/k/v (and their biases) and gate/up: those
+  // live fused in the layers' PackedLinear and are released at construction.
   const DecoderWeights& weights() const { return weights_; }
   torch::ScalarType dtype() const { return weights_.embed.scalar_type(); }
   torch::Device device() const { return weights_.embed.device(); }
@@ -68,8 +72,18 @@ class Decoder {
   // The family's RMSNorm (config_.norm_gain).
   torch::Tensor norm(const torch::Tensor& x, const torch::Tensor& weight) const;
 
+  // A layer's matrix products, each one prepared product (PackedLinear).
+  struct LayerLinears {
+    PackedLinear qkv;        // [(H+2Hkv)*D, d]: q, k, v fused
+    PackedLinear o_proj;     // [d, H*D]
+    PackedLinear gate_up;    // [2I, d]: gate, up fused
+    PackedLinear down_proj;  // [d, I]
+  };
+
   ModelConfig config_;
   DecoderWeights weights_;
+  std::vector<LayerLinears> linears_;  // one per layer
+  PackedLinear lm_head_;               // [V, d]
   torch::Tensor inv_freq_sliding_;  // float32 [D/2], base rope_local_theta
   torch::Tensor inv_freq_full_;     // float32 [D/2], base rope_theta, with linear or llama3 scaling
   torch::Tensor embed_scale_;       // scalar in the model dtype: sqrt(d) rounded to that dtype (spec §1.2); undefined when unscaled
