@@ -11,6 +11,7 @@
 #   ABL_BENCH_BATCHES [1,16,32]  ABL_BENCH_PROMPT_TOKENS [32]  ABL_BENCH_NEW_TOKENS [32]
 #   ABL_BENCH_PREFILL_BATCH [16]  ABL_BENCH_PREFILL_TOKENS [128]  ABL_BENCH_REPEATS [1]
 #   ABL_BENCH_ATTN     transformers attn_implementation, sdpa or eager [sdpa]
+#   ABL_BENCH_DTYPE    float32 or bfloat16, both sides (the weights dequantize to float32, then cast) [float32]
 #   ABL_BENCH_OUT      folder for the JSON lines and token ids [a temporary one]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,10 +39,10 @@ for model in "$@"; do
     --batches "${ABL_BENCH_BATCHES:-1,16,32}" --prompt-tokens "${ABL_BENCH_PROMPT_TOKENS:-32}" \
     --new-tokens "${ABL_BENCH_NEW_TOKENS:-32}" --prefill-batch "${ABL_BENCH_PREFILL_BATCH:-16}" \
     --prefill-tokens "${ABL_BENCH_PREFILL_TOKENS:-128}" --repeats "${ABL_BENCH_REPEATS:-1}" \
-    --json "$out/ours.jsonl" --ids-out "$out/$name.ids.json"
+    --dtype "${ABL_BENCH_DTYPE:-float32}" --json "$out/ours.jsonl" --ids-out "$out/$name.ids.json"
   # The GGUF loader's progress bars and deprecation notes go to stderr.
   "$python" "$root/bench/transformers_bench.py" run --gguf "$model" --ids "$out/$name.ids.json" \
-    --threads "$threads" --attn "${ABL_BENCH_ATTN:-sdpa}" --json "$out/transformers.jsonl" 2> "$out/$name.stderr" ||
+    --threads "$threads" --attn "${ABL_BENCH_ATTN:-sdpa}" --dtype "${ABL_BENCH_DTYPE:-float32}" --json "$out/transformers.jsonl" 2> "$out/$name.stderr" ||
     { cat "$out/$name.stderr" >&2; exit 1; }
 done
 echo

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """The runtime bench's measurements with HF transformers, and the side-by-side table.
 
-  transformers_bench.py run --gguf MODEL.gguf --ids IDS.json [--threads 2] [--attn sdpa] [--json FILE]
+  transformers_bench.py run --gguf MODEL.gguf --ids IDS.json [--threads 2] [--attn sdpa] [--dtype float32] [--json FILE]
   transformers_bench.py report OURS.jsonl THEIRS.jsonl
 
 `run` replays the exact token ids that bench/runtime_bench wrote with --ids-out
 (same prompts, same left padding, same batch sizes and new-token count) on the
-same GGUF file, which transformers dequantizes to float32 as we do; CPU,
+same GGUF file, which transformers dequantizes to float32 as we do (then cast to --dtype); CPU,
 torch.set_num_threads(--threads). What is counted matches runtime_bench:
   generate  B*N / wall time of model.generate(do_sample=False, max_new_tokens=N,
             min_new_tokens=N) (its prompt prefill included; min_new_tokens
@@ -63,14 +63,14 @@ def run(args):
 
     start = time.perf_counter()
     model = AutoModelForCausalLM.from_pretrained(os.path.dirname(os.path.abspath(args.gguf)), gguf_file=model_name,
-                                                 dtype=torch.float32, attn_implementation=args.attn)
+                                                 dtype=getattr(torch, args.dtype), attn_implementation=args.attn)
     model.eval()
     load_seconds = time.perf_counter() - start
     eos = model.generation_config.eos_token_id
     greedy = GenerationConfig(do_sample=False, max_new_tokens=n_new, min_new_tokens=n_new, pad_token_id=pad_id,
                               eos_token_id=eos)
     print(f"transformers_bench: {model_name}, transformers {__import__('transformers').__version__}, "
-          f"torch {torch.__version__}, float32, CPU, {torch.get_num_threads()} threads, "
+          f"torch {torch.__version__}, {args.dtype}, CPU, {torch.get_num_threads()} threads, "
           f"attn_implementation={model.config._attn_implementation}, loaded in {load_seconds:.1f} s", flush=True)
 
     def tensors(case):
@@ -188,6 +188,8 @@ def main():
     run_parser.add_argument("--ids", required=True, help="the --ids-out file of runtime_bench")
     run_parser.add_argument("--threads", type=int, default=2)
     run_parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
+    run_parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                            help="the dtype the dequantized weights are cast to and computed in")
     run_parser.add_argument("--json")
     report_parser = sub.add_parser("report")
     report_parser.add_argument("ours")

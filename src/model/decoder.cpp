@@ -102,7 +102,7 @@ torch::Tensor Decoder::norm(const torch::Tensor& x, const torch::Tensor& weight)
 }
 
 torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, const torch::Tensor& cos,
-                                 const torch::Tensor& sin, const torch::Tensor& allowed, KvCache* cache,
+                                 const torch::Tensor& sin, const torch::Tensor& blocked, KvCache* cache,
                                  const ProjectionHook* hook) const {
   const DecoderLayerWeights& w = weights_.layers[static_cast<size_t>(layer_idx)];
   const LayerLinears& linears = linears_[static_cast<size_t>(layer_idx)];
@@ -127,13 +127,13 @@ torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, cons
   v = v.transpose(1, 2);  // [B,Hkv,T,D]
   q = q * cos + rotate_half(q) * sin;
   k = k * cos + rotate_half(k) * sin;
-  torch::Tensor layer_allowed = allowed;  // [B,1,T,S]
+  torch::Tensor layer_blocked = blocked;  // [B,1,T,S]
   if (cache != nullptr) {
     // Sliding layers keep only their window: the keys are the last S' <= S
     // positions, so the mask keeps its last S' columns (spec §1.2 "KV cache").
     const int64_t window = config_.is_sliding(layer_idx) ? config_.sliding_window : 0;
     std::tie(k, v) = cache->append(layer_idx, k, v, window);  // [B,Hkv,S',D]
-    layer_allowed = allowed.narrow(3, allowed.size(3) - k.size(2), k.size(2));
+    layer_blocked = blocked.narrow(3, blocked.size(3) - k.size(2), k.size(2));
   }
 
   // GQA: kv head j serves query heads j*g .. j*g+g-1 (HF repeat_kv). Rather
@@ -148,7 +148,7 @@ torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, cons
   if (config_.attn_logit_softcapping > 0) {
     scores = torch::tanh(scores / config_.attn_logit_softcapping) * config_.attn_logit_softcapping;
   }
-  scores = scores.to(torch::kFloat32).masked_fill(layer_allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  scores = scores.to(torch::kFloat32).masked_fill(layer_blocked, -std::numeric_limits<float>::infinity());
   const torch::Tensor probs = torch::softmax(scores, -1).to(x.scalar_type());  // [B,H,T,S]
   const torch::Tensor context = batched_matmul(probs.reshape({batch, config_.n_kv_heads, group * n_new, n_keys}), v)
                                     .view({batch, config_.n_heads, n_new, head_dim})
@@ -200,6 +200,10 @@ DecoderOutput Decoder::forward(const DecoderInput& input, KvCache* cache, const 
     const torch::Tensor in_window = (query_index - key_index < config_.sliding_window).view({1, 1, n_new, n_keys});
     allowed_sliding = (causal & in_window) | is_self.view({1, 1, n_new, n_keys});
   }
+  // What attention masks out, negated once here rather than in every layer.
+  const torch::Tensor blocked_full = allowed_full.logical_not();
+  const torch::Tensor blocked_sliding =
+      config_.sliding_window > 0 ? allowed_sliding.logical_not() : blocked_full;
 
   // RoPE tables in float32, cast to the model dtype as HF does: [B, 1, T, D].
   const torch::Tensor positions = input.positions.to(dev).to(torch::kFloat32).unsqueeze(-1);  // [B,T,1]
@@ -227,7 +231,7 @@ DecoderOutput Decoder::forward(const DecoderInput& input, KvCache* cache, const 
     const bool sliding = config_.is_sliding(layer_idx);
     torch::Tensor a = norm(h, w.input_norm);
     a = attention(layer_idx, a, sliding ? cos_sliding : cos_full, sliding ? sin_sliding : sin_full,
-                  sliding ? allowed_sliding : allowed_full, cache, hook);
+                  sliding ? blocked_sliding : blocked_full, cache, hook);
     h = h + (config_.has_post_norms ? norm(a, w.post_attn_norm) : a);
     torch::Tensor m = mlp(layer_idx, norm(h, w.pre_ffw_norm), hook);
     h = h + (config_.has_post_norms ? norm(m, w.post_ffw_norm) : m);

@@ -65,8 +65,9 @@ class Decoder {
 
  private:
   // [B, T, d] -> [B, T, d]: self-attention of layer `layer_idx` incl. o_proj and the hook.
+  // blocked: bool [B, 1, T, S], true where a query must not see a key.
   torch::Tensor attention(int64_t layer_idx, const torch::Tensor& x, const torch::Tensor& cos,
-                          const torch::Tensor& sin, const torch::Tensor& allowed, KvCache* cache,
+                          const torch::Tensor& sin, const torch::Tensor& blocked, KvCache* cache,
                           const ProjectionHook* hook) const;
   torch::Tensor mlp(int64_t layer_idx, const torch::Tensor& x, const ProjectionHook* hook) const;
   // The family's RMSNorm (config_.norm_gain).
