@@ -25,7 +25,9 @@ class PackedLinear {
   // so the caller may release its own tensor afterwards.
   PackedLinear(const torch::Tensor& weight, const torch::Tensor& bias);
 
-  // x: [..., K] in the weight dtype -> [..., N].
+  // x: [..., K] in the weight dtype -> [..., N]. Safe from several threads at
+  // once, as the Decoder promises: the primitive cache is shared under a mutex
+  // and each thread runs on its own oneDNN stream.
   torch::Tensor operator()(const torch::Tensor& x) const;
 
   int64_t in_features() const { return in_features_; }
