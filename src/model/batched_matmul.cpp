@@ -1,8 +1,6 @@
 // batched_matmul: see include/abliterate/model/batched_matmul.hpp.
 #include "abliterate/model/batched_matmul.hpp"
 
-#include <map>
-#include <mutex>
 #include <vector>
 
 #ifdef ABL_HAVE_ONEDNN
@@ -23,25 +21,21 @@ dnnl::memory::desc strided_desc(const torch::Tensor& t, dnnl::memory::data_type 
   return {t.sizes().vec(), type, t.strides().vec()};
 }
 
-// The primitive for these shapes and strides, made once (~0.5 ms).
-const dnnl::matmul& matmul_for(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& out,
-                               dnnl::memory::data_type type) {
+// The primitive for these shapes and strides.
+dnnl::matmul matmul_for(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& out,
+                        dnnl::memory::data_type type) {
+  static onednn::MatmulCache primitives(kMaxPrimitives);
   std::vector<int64_t> key;
   for (const torch::Tensor* t : {&a, &b}) {
     key.insert(key.end(), t->sizes().begin(), t->sizes().end());
     key.insert(key.end(), t->strides().begin(), t->strides().end());
   }
   key.push_back(static_cast<int64_t>(type));
-  static std::mutex mutex;
-  static std::map<std::vector<int64_t>, dnnl::matmul> primitives;  // guarded by mutex
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = primitives.find(key);
-  if (it == primitives.end()) {
-    if (primitives.size() >= kMaxPrimitives) primitives.clear();
-    const dnnl::matmul::desc desc(strided_desc(a, type), strided_desc(b, type), strided_desc(out, type));
-    it = primitives.emplace(std::move(key), dnnl::matmul({desc, onednn::cpu_engine()})).first;
-  }
-  return it->second;
+  return primitives.get(key, [&] {
+    return dnnl::matmul::primitive_desc(
+        dnnl::matmul::desc(strided_desc(a, type), strided_desc(b, type), strided_desc(out, type)),
+        onednn::cpu_engine());
+  });
 }
 
 #endif
@@ -59,7 +53,7 @@ torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b) {
     std::vector<int64_t> out_shape = a.sizes().vec();
     out_shape.back() = b.size(-1);
     torch::Tensor out = torch::empty(out_shape, a.options());
-    const dnnl::matmul& matmul = matmul_for(a, b, out, *type);
+    const dnnl::matmul matmul = matmul_for(a, b, out, *type);
     const dnnl::engine& engine = onednn::cpu_engine();
     const dnnl::memory a_memory(strided_desc(a, *type), engine, a.data_ptr());
     const dnnl::memory b_memory(strided_desc(b, *type), engine, b.data_ptr());

@@ -1,9 +1,13 @@
 // What packed_linear.cpp and batched_matmul.cpp share of oneDNN: the CPU
-// engine, a stream per thread, and the dtypes oneDNN serves. Only compiled
+// engine, a stream per thread, the dtypes oneDNN serves, and a primitive cache. Only compiled
 // where ABL_HAVE_ONEDNN is defined (CMake option ABL_ONEDNN).
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 #include <torch/torch.h>
@@ -28,5 +32,30 @@ inline std::optional<dnnl::memory::data_type> data_type_of(torch::ScalarType typ
     default: return std::nullopt;
   }
 }
+
+// Matmul primitives by a key of everything one depends on (shapes, strides or
+// layout, dtype, bias), each made once (~0.5 ms). Thread-safe. Handed out by
+// value: a dnnl::matmul is a counted handle, so emptying a full cache never
+// pulls a primitive from under a caller still running it.
+class MatmulCache {
+ public:
+  explicit MatmulCache(size_t capacity) : capacity_(capacity) {}
+
+  // The primitive for `key`, made by describe() (a matmul::primitive_desc) when new.
+  template <typename Describe>
+  dnnl::matmul get(const std::vector<int64_t>& key, const Describe& describe) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto it = primitives_.find(key); it != primitives_.end()) return it->second;
+    if (primitives_.size() >= capacity_) primitives_.clear();
+    dnnl::matmul made(describe());
+    primitives_.emplace(key, made);
+    return made;
+  }
+
+ private:
+  const size_t capacity_;
+  std::mutex mutex_;
+  std::map<std::vector<int64_t>, dnnl::matmul> primitives_;  // guarded by mutex_
+};
 
 }  // namespace abliterate::model::onednn

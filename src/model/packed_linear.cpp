@@ -18,10 +18,7 @@
 // layer; creating one takes ~0.5 ms.
 #include "abliterate/model/packed_linear.hpp"
 
-#include <map>
-#include <mutex>
 #include <string>
-#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -62,19 +59,14 @@ dnnl::matmul::primitive_desc matmul_desc(int64_t rows, int64_t in, int64_t out, 
   return {dnnl::matmul::desc(src, weights_desc, bias, dst), cpu_engine()};
 }
 
-// The primitive for `rows` rows on a weight of `packed`'s layout, made once per shape.
-const dnnl::matmul& matmul_for(int64_t rows, int64_t in, int64_t out, const PackedLinear::OneDnnWeight& packed) {
-  using Key = std::tuple<int64_t, int64_t, int64_t, dnnl::memory::data_type, bool>;
-  static std::mutex mutex;
-  static std::map<Key, dnnl::matmul> primitives;  // guarded by mutex; entries never move (std::map)
-  const Key key{rows, in, out, packed.type, packed.bias.defined()};
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = primitives.find(key);
-  if (it == primitives.end()) {
-    const auto desc = matmul_desc(rows, in, out, packed.type, packed.weights_desc, packed.bias.defined());
-    it = primitives.emplace(key, dnnl::matmul(desc)).first;
-  }
-  return it->second;
+// The primitive for `rows` rows on a weight of `packed`'s layout. The layout
+// is a function of (K, N, dtype, bias), so those and the row count are the key.
+dnnl::matmul matmul_for(int64_t rows, int64_t in, int64_t out, const PackedLinear::OneDnnWeight& packed) {
+  // Row counts are the batch sizes and prompt lengths a run meets: a few hundred.
+  static onednn::MatmulCache primitives(4096);
+  const bool has_bias = packed.bias.defined();
+  return primitives.get({rows, in, out, static_cast<int64_t>(packed.type), has_bias},
+                        [&] { return matmul_desc(rows, in, out, packed.type, packed.weights_desc, has_bias); });
 }
 
 // The weight reordered for oneDNN, or null where oneDNN does not serve it
@@ -104,7 +96,7 @@ std::shared_ptr<const PackedLinear::OneDnnWeight> pack(const torch::Tensor& weig
   dnnl::reorder(plain_memory, packed->weights).execute(stream, plain_memory, packed->weights);
   stream.wait();
   if (bias.defined()) {
-    packed->bias = bias.reshape({1, out}).contiguous().clone();
+    packed->bias = bias.reshape({1, out}).contiguous();
     packed->bias_memory = dnnl::memory({{1, out}, *type, dnnl::memory::format_tag::ab}, cpu_engine(),
                                        packed->bias.data_ptr());
   }
@@ -157,7 +149,7 @@ torch::Tensor PackedLinear::operator()(const torch::Tensor& x) const {
   torch::Tensor dst = torch::empty({src.size(0), out_features_}, src.options());  // [M, N]
   if (src.size(0) == 0) return dst.view(out_shape);
   const int64_t n_rows = src.size(0);
-  const dnnl::matmul& matmul = matmul_for(n_rows, in_features_, out_features_, *packed_);
+  const dnnl::matmul matmul = matmul_for(n_rows, in_features_, out_features_, *packed_);
   using tag = dnnl::memory::format_tag;
   const dnnl::memory src_memory({{n_rows, in_features_}, packed_->type, tag::ab}, cpu_engine(), src.data_ptr());
   const dnnl::memory dst_memory({{n_rows, out_features_}, packed_->type, tag::ab}, cpu_engine(), dst.data_ptr());
