@@ -8,8 +8,8 @@
 namespace abliterate::model {
 namespace {
 
-// The batch between two steps. Every row has pending logits: the
-// next-token scores of its last forward pass, not yet chosen from.
+// The batch between two steps. Every row has a pending token: the greedy
+// choice of its last forward pass, not yet taken.
 struct LiveBatch {
   explicit LiveBatch(int64_t n_layers, int64_t capacity) : cache(n_layers, capacity) {}
 
@@ -22,7 +22,7 @@ struct LiveBatch {
   KvCache cache;
   torch::Tensor key_mask;        // bool [B, S]: real keys
   torch::Tensor last_positions;  // int64 [B]: RoPE position of each row's last token
-  torch::Tensor logits;          // [B, V] in the model dtype: pending next-token logits
+  torch::Tensor next_tokens;     // int64 [B] on the host: each row's pending greedy choice
 };
 
 // `mask` bool [B, S] with n more columns of false on the left.
@@ -52,7 +52,7 @@ void keep_live_rows(LiveBatch& batch) {
     n_front = kept_mask.any(0).to(torch::kInt32).argmax().item<int64_t>();
     batch.key_mask = kept_mask.narrow(1, n_front, kept_mask.size(1) - n_front).contiguous();
     batch.last_positions = batch.last_positions.index_select(0, row_index);
-    batch.logits = batch.logits.index_select(0, row_index);
+    batch.next_tokens = batch.next_tokens.index_select(0, row_index.to(torch::kCPU));
   }
   batch.cache.keep_rows(row_index, n_front);
   batch.prompt_idx = std::move(prompt_idx);
@@ -112,12 +112,14 @@ struct PrefilledRows {
   KvCache cache{0};
   torch::Tensor key_mask;        // bool [n, S]
   torch::Tensor last_positions;  // int64 [n]
-  torch::Tensor logits;          // [n, V], float32 or the model dtype (LogitsDtype)
+  torch::Tensor logits;          // float32 [n, V]; undefined when greedy
+  torch::Tensor next_tokens;     // int64 [n] on the host, each row's greedy choice; undefined unless greedy
   std::vector<int64_t> slots;
 };
 
+// With `greedy`, the rows' first greedy choices rather than their logits.
 PrefilledRows prefill_rows(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, size_t first, int64_t n,
-                           const SharedPrefix& prefix, int64_t capacity, RowHooks& hooks, LogitsDtype logits_dtype) {
+                           const SharedPrefix& prefix, int64_t capacity, RowHooks& hooks, const GreedyOptions* greedy) {
   const torch::Device dev = decoder.device();
   const int64_t n_shared = prefix.length;
   int64_t n_positions = 0;  // the longest rest of a prompt
@@ -147,11 +149,13 @@ PrefilledRows prefill_rows(const Decoder& decoder, const std::vector<QueuedPromp
   } else {
     rows.cache = KvCache(decoder.config().n_layers, capacity);
   }
-  rows.logits =
-      decoder
-          .forward({ids, positions, rows.key_mask}, &rows.cache, hooks.for_rows(rows.slots), HiddenCapture::none,
-                   logits_dtype)
-          .logits;
+  const DecoderInput input{ids, positions, rows.key_mask};
+  if (greedy != nullptr) {
+    rows.next_tokens =
+        decoder.forward_greedy(input, &rows.cache, hooks.for_rows(rows.slots), greedy->n_sampleable_tokens);
+  } else {
+    rows.logits = decoder.forward(input, &rows.cache, hooks.for_rows(rows.slots), HiddenCapture::none).logits;
+  }
   rows.last_positions = positions.select(1, n_positions - 1);
   return rows;
 }
@@ -159,19 +163,20 @@ PrefilledRows prefill_rows(const Decoder& decoder, const std::vector<QueuedPromp
 // Prefills prompts [first, first + n) as a batch of their own, after the
 // shared prefix, and joins them to `batch`, both aligned at their last position.
 void add_rows(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, size_t first, int64_t n,
-              const SharedPrefix& prefix, int64_t capacity, RowHooks& hooks, LiveBatch& batch) {
-  PrefilledRows rows = prefill_rows(decoder, prompts, first, n, prefix, capacity, hooks, LogitsDtype::model);
+              const SharedPrefix& prefix, int64_t capacity, RowHooks& hooks, const GreedyOptions& greedy,
+              LiveBatch& batch) {
+  PrefilledRows rows = prefill_rows(decoder, prompts, first, n, prefix, capacity, hooks, &greedy);
   const int64_t n_positions = rows.key_mask.size(1);
   if (batch.n_rows() == 0) {
     batch.key_mask = rows.key_mask;
     batch.last_positions = rows.last_positions;
-    batch.logits = rows.logits;
+    batch.next_tokens = rows.next_tokens;
   } else {
     const int64_t n_keys = std::max(batch.key_mask.size(1), n_positions);
     batch.key_mask = torch::cat({pad_left(batch.key_mask, n_keys - batch.key_mask.size(1)),
                                  pad_left(rows.key_mask, n_keys - n_positions)}, 0);
     batch.last_positions = torch::cat({batch.last_positions, rows.last_positions}, 0);
-    batch.logits = torch::cat({batch.logits, rows.logits}, 0);
+    batch.next_tokens = torch::cat({batch.next_tokens, rows.next_tokens}, 0);
   }
   batch.cache.append_rows(rows.cache);
   for (int64_t row = 0; row < n; ++row) batch.prompt_idx.push_back(first + static_cast<size_t>(row));
@@ -208,7 +213,7 @@ torch::Tensor prefill_queued(const Decoder& decoder, const std::vector<QueuedPro
   for (size_t first = 0; first < prompts.size(); first += static_cast<size_t>(max_rows)) {
     const auto n = static_cast<int64_t>(std::min(prompts.size() - first, static_cast<size_t>(max_rows)));
     logits.push_back(
-        prefill_rows(decoder, prompts, first, n, prefix, longest_prompt, hooks, LogitsDtype::float32).logits);
+        prefill_rows(decoder, prompts, first, n, prefix, longest_prompt, hooks, /*greedy=*/nullptr).logits);
   }
   return torch::cat(logits, 0);
 }
@@ -249,14 +254,13 @@ std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
     if (compact) keep_live_rows(batch);
     if (refill) {
       const int64_t n_joining = std::min(n_free, n_waiting);
-      add_rows(decoder, prompts, next_prompt, n_joining, prefix, length_limit + 1, hooks, batch);
+      add_rows(decoder, prompts, next_prompt, n_joining, prefix, length_limit + 1, hooks, options, batch);
       next_prompt += static_cast<size_t>(n_joining);
     }
     if (batch.n_rows() == 0) break;
 
-    // Choose each live row's next token from its pending logits.
-    const torch::Tensor next = greedy_tokens(batch.logits, options.n_sampleable_tokens);  // int64 [B]
-    const int64_t* next_ids = next.data_ptr<int64_t>();
+    // Take each live row's pending token.
+    const int64_t* next_ids = batch.next_tokens.data_ptr<int64_t>();
     const int64_t n_rows = batch.n_rows();
     std::vector<int64_t> fed(static_cast<size_t>(n_rows), options.pad_token_id);
     for (int64_t row = 0; row < n_rows; ++row) {
@@ -274,10 +278,9 @@ std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
     const torch::Tensor tokens = torch::tensor(fed, torch::TensorOptions().dtype(torch::kInt64)).view({n_rows, 1});
     batch.last_positions = batch.last_positions + 1;
     batch.key_mask = torch::cat({batch.key_mask, torch::ones({n_rows, 1}, batch.key_mask.options())}, 1);
-    batch.logits = decoder
-                       .forward({tokens, batch.last_positions.view({n_rows, 1}), batch.key_mask}, &batch.cache,
-                                hooks.for_rows(batch.slots), HiddenCapture::none, LogitsDtype::model)
-                       .logits;
+    batch.next_tokens =
+        decoder.forward_greedy({tokens, batch.last_positions.view({n_rows, 1}), batch.key_mask}, &batch.cache,
+                               hooks.for_rows(batch.slots), options.n_sampleable_tokens);
   }
   return new_ids;
 }

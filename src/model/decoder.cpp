@@ -10,18 +10,9 @@
 
 #include "abliterate/common/error.hpp"
 #include "abliterate/model/batched_matmul.hpp"
+#include "abliterate/model/fused_steps.hpp"
 
 namespace abliterate::model {
-
-namespace {
-
-// x: [B, H, T, D] -> cat(-x2, x1): NeoX "rotate_half".
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
-}  // namespace
 
 torch::Tensor gemma_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
   const torch::Tensor x_f32 = x.to(torch::kFloat32);
@@ -86,7 +77,7 @@ Decoder::Decoder(ModelConfig config, DecoderWeights weights) : config_(std::move
       *fused = torch::Tensor();
     }
   }
-  lm_head_ = PackedLinear(weights_.lm_head, {});
+  head_ = OutputHead(weights_.lm_head, config_.final_logit_softcapping);
   if (config_.scales_embeddings) {
     // HF: torch.tensor(hidden_size**0.5) (float32) cast to the weight dtype (bf16: sqrt(640) -> 25.25).
     embed_scale_ = torch::scalar_tensor(std::sqrt(static_cast<double>(config_.hidden_size)),
@@ -97,8 +88,7 @@ Decoder::Decoder(ModelConfig config, DecoderWeights weights) : config_(std::move
 }
 
 torch::Tensor Decoder::norm(const torch::Tensor& x, const torch::Tensor& weight) const {
-  return config_.norm_gain == NormGain::one_plus_weight ? gemma_rms_norm(x, weight, config_.rms_norm_eps)
-                                                        : rms_norm(x, weight, config_.rms_norm_eps);
+  return fused_rms_norm(x, weight, config_.rms_norm_eps, config_.norm_gain);
 }
 
 torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, const torch::Tensor& cos,
@@ -122,11 +112,10 @@ torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, cons
     q = norm(q, w.q_norm);
     k = norm(k, w.k_norm);
   }
-  q = q.transpose(1, 2);  // [B,H,T,D]
-  k = k.transpose(1, 2);  // [B,Hkv,T,D]
-  v = v.transpose(1, 2);  // [B,Hkv,T,D]
-  q = q * cos + rotate_half(q) * sin;
-  k = k * cos + rotate_half(k) * sin;
+  // RoPE (NeoX rotate_half), which also moves heads before positions.
+  q = fused_rotary(q, cos, sin);  // [B,H,T,D]
+  k = fused_rotary(k, cos, sin);  // [B,Hkv,T,D]
+  v = v.transpose(1, 2);          // [B,Hkv,T,D]
   torch::Tensor layer_blocked = blocked;  // [B,1,T,S]
   if (cache != nullptr) {
     // Sliding layers keep only their window: the keys are the last S' <= S
@@ -172,8 +161,8 @@ torch::Tensor Decoder::mlp(int64_t layer_idx, const torch::Tensor& x, const Proj
   return y;
 }
 
-DecoderOutput Decoder::forward(const DecoderInput& input, KvCache* cache, const ProjectionHook* hook,
-                               HiddenCapture capture, LogitsDtype logits_dtype) const {
+torch::Tensor Decoder::last_hidden_state(const DecoderInput& input, KvCache* cache, const ProjectionHook* hook,
+                                         std::vector<torch::Tensor>* hidden) const {
   const torch::Tensor& ids = input.input_ids;  // int64 [B, T]
   ABL_ASSERT(ids.dim() == 2 && input.positions.sizes() == ids.sizes(), "ids/positions shape");
   const int64_t batch = ids.size(0);
@@ -224,8 +213,7 @@ DecoderOutput Decoder::forward(const DecoderInput& input, KvCache* cache, const 
   torch::Tensor h = weights_.embed.index_select(0, flat_ids.to(dev)).view({batch, n_new, config_.hidden_size});  // model dtype [B,T,d]
   if (config_.scales_embeddings) h = h * embed_scale_;
 
-  std::vector<torch::Tensor> hidden;  // float32 [B, d] each
-  if (capture == HiddenCapture::last_position) hidden.push_back(h.select(1, n_new - 1).to(torch::kFloat32));
+  if (hidden != nullptr) hidden->push_back(h.select(1, n_new - 1).to(torch::kFloat32));
   for (int64_t layer_idx = 0; layer_idx < config_.n_layers; ++layer_idx) {
     const DecoderLayerWeights& w = weights_.layers[static_cast<size_t>(layer_idx)];
     const bool sliding = config_.is_sliding(layer_idx);
@@ -236,23 +224,29 @@ DecoderOutput Decoder::forward(const DecoderInput& input, KvCache* cache, const 
     torch::Tensor m = mlp(layer_idx, norm(h, w.pre_ffw_norm), hook);
     h = h + (config_.has_post_norms ? norm(m, w.post_ffw_norm) : m);
     // HF's hidden_states hold the inputs of layers 0..L-1; the last layer's raw output is replaced by the final norm.
-    if (capture == HiddenCapture::last_position && layer_idx + 1 < config_.n_layers) {
-      hidden.push_back(h.select(1, n_new - 1).to(torch::kFloat32));
-    }
+    if (hidden != nullptr && layer_idx + 1 < config_.n_layers) hidden->push_back(h.select(1, n_new - 1).to(torch::kFloat32));
   }
-  // Only the last position is needed: norm and head on it alone.
-  const torch::Tensor last = norm(h.select(1, n_new - 1), weights_.final_norm);  // [B,d]
-  torch::Tensor logits = lm_head_(last);  // model dtype [B,V]; no embed scale on the output
-  if (config_.final_logit_softcapping > 0) {
-    logits = torch::tanh(logits / config_.final_logit_softcapping) * config_.final_logit_softcapping;
-  }
+  // Only the last position is needed: the final norm on it alone.
+  return norm(h.select(1, n_new - 1), weights_.final_norm);  // [B,d]
+}
+
+DecoderOutput Decoder::forward(const DecoderInput& input, KvCache* cache, const ProjectionHook* hook,
+                               HiddenCapture capture) const {
+  std::vector<torch::Tensor> hidden;  // float32 [B, d] each
+  const bool captures = capture == HiddenCapture::last_position;
+  const torch::Tensor last = last_hidden_state(input, cache, hook, captures ? &hidden : nullptr);  // [B,d]
   DecoderOutput output;
-  output.logits = logits_dtype == LogitsDtype::float32 ? logits.to(torch::kFloat32) : logits;
-  if (capture == HiddenCapture::last_position) {
+  output.logits = head_.logits(last).to(torch::kFloat32);  // no embed scale on the output
+  if (captures) {
     hidden.push_back(last.to(torch::kFloat32));
     output.hidden = torch::stack(hidden, 1);  // float32 [B, L+1, d]
   }
   return output;
+}
+
+torch::Tensor Decoder::forward_greedy(const DecoderInput& input, KvCache* cache, const ProjectionHook* hook,
+                                      int64_t n_sampleable_tokens) const {
+  return head_.greedy_tokens(last_hidden_state(input, cache, hook, nullptr), n_sampleable_tokens);
 }
 
 }  // namespace abliterate::model

@@ -33,7 +33,8 @@ namespace abliterate::model {
 #ifdef ABL_HAVE_ONEDNN
 
 struct PackedLinear::OneDnnWeight {
-  dnnl::memory::data_type type;
+  dnnl::memory::data_type type;      // of the input and the weight
+  dnnl::memory::data_type out_type;  // of the product
   dnnl::memory::desc weights_desc;  // the blocked layout oneDNN chose, [K, N]
   torch::Tensor weight_bytes;       // uint8, the weight in that layout
   torch::Tensor bias;               // [1, N] contiguous in the weight dtype, or undefined
@@ -50,37 +51,42 @@ using onednn::cpu_engine;
 using onednn::thread_stream;
 
 dnnl::matmul::primitive_desc matmul_desc(int64_t rows, int64_t in, int64_t out, dnnl::memory::data_type type,
-                                         const dnnl::memory::desc& weights_desc, bool has_bias) {
+                                         dnnl::memory::data_type out_type, const dnnl::memory::desc& weights_desc,
+                                         bool has_bias) {
   using tag = dnnl::memory::format_tag;
   const dnnl::memory::desc src({rows, in}, type, tag::ab);
-  const dnnl::memory::desc dst({rows, out}, type, tag::ab);
+  const dnnl::memory::desc dst({rows, out}, out_type, tag::ab);
   if (!has_bias) return {dnnl::matmul::desc(src, weights_desc, dst), cpu_engine()};
   const dnnl::memory::desc bias({1, out}, type, tag::ab);
   return {dnnl::matmul::desc(src, weights_desc, bias, dst), cpu_engine()};
 }
 
 // The primitive for `rows` rows on a weight of `packed`'s layout. The layout
-// is a function of (K, N, dtype, bias), so those and the row count are the key.
+// is a function of (K, N, dtypes, bias), so those and the row count are the key.
 dnnl::matmul matmul_for(int64_t rows, int64_t in, int64_t out, const PackedLinear::OneDnnWeight& packed) {
   // Row counts are the batch sizes and prompt lengths a run meets: a few hundred.
   static onednn::MatmulCache primitives(4096);
   const bool has_bias = packed.bias.defined();
-  return primitives.get({rows, in, out, static_cast<int64_t>(packed.type), has_bias},
-                        [&] { return matmul_desc(rows, in, out, packed.type, packed.weights_desc, has_bias); });
+  return primitives.get(
+      {rows, in, out, static_cast<int64_t>(packed.type), static_cast<int64_t>(packed.out_type), has_bias},
+      [&] { return matmul_desc(rows, in, out, packed.type, packed.out_type, packed.weights_desc, has_bias); });
 }
 
 // The weight reordered for oneDNN, or null where oneDNN does not serve it
 // (not the CPU, another dtype, or only a reference kernel for this CPU).
-std::shared_ptr<const PackedLinear::OneDnnWeight> pack(const torch::Tensor& weight, const torch::Tensor& bias) {
+std::shared_ptr<const PackedLinear::OneDnnWeight> pack(const torch::Tensor& weight, const torch::Tensor& bias,
+                                                       torch::ScalarType output_dtype) {
   const std::optional<dnnl::memory::data_type> type = onednn::data_type_of(weight.scalar_type());
-  if (!weight.device().is_cpu() || !type) return nullptr;
+  const std::optional<dnnl::memory::data_type> out_type = onednn::data_type_of(output_dtype);
+  if (!weight.device().is_cpu() || !type || !out_type) return nullptr;
   const int64_t out = weight.size(0);
   const int64_t in = weight.size(1);
   auto packed = std::make_shared<PackedLinear::OneDnnWeight>();
   packed->type = *type;
+  packed->out_type = *out_type;
   try {
     const dnnl::memory::desc any({in, out}, *type, dnnl::memory::format_tag::any);
-    const auto desc = matmul_desc(kLayoutRows, in, out, *type, any, bias.defined());
+    const auto desc = matmul_desc(kLayoutRows, in, out, *type, *out_type, any, bias.defined());
     // A reference kernel is far slower than LibTorch's; keep torch::linear then.
     if (std::string(desc.impl_info_str()).starts_with("ref")) return nullptr;
     packed->weights_desc = desc.weights_desc();
@@ -119,13 +125,26 @@ bool PackedLinear::packs_cpu_weights() {
 #endif
 }
 
+bool PackedLinear::runs_bfloat16_natively() {
+#ifdef ABL_HAVE_ONEDNN
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (isa & bf16) == bf16;  // each ISA's bits include those of the ones it extends
+#else
+  return false;
+#endif
+}
+
 PackedLinear::PackedLinear(const torch::Tensor& weight, const torch::Tensor& bias)
-    : in_features_(weight.size(1)), out_features_(weight.size(0)) {
+    : PackedLinear(weight, bias, weight.scalar_type()) {}
+
+PackedLinear::PackedLinear(const torch::Tensor& weight, const torch::Tensor& bias, torch::ScalarType output_dtype)
+    : in_features_(weight.size(1)), out_features_(weight.size(0)), output_dtype_(output_dtype) {
   ABL_ASSERT(weight.dim() == 2, "a linear weight is [N, K], got {} dimensions", weight.dim());
   ABL_ASSERT(!bias.defined() || (bias.dim() == 1 && bias.size(0) == out_features_), "bias must be [{}]",
              out_features_);
 #ifdef ABL_HAVE_ONEDNN
-  packed_ = pack(weight, bias);
+  packed_ = pack(weight, bias, output_dtype);
 #endif
   if (packed_ == nullptr) {
     weight_ = weight;
@@ -141,18 +160,18 @@ torch::Tensor PackedLinear::operator()(const torch::Tensor& x) const {
   // one prompt) would take LibTorch's matrix-vector path, which for bfloat16
   // runs ~20x slower than the product.
   const torch::Tensor rows = x.reshape({-1, in_features_});  // [M, K]
-  if (packed_ == nullptr) return torch::linear(rows, weight_, bias_).view(out_shape);
+  if (packed_ == nullptr) return torch::linear(rows, weight_, bias_).to(output_dtype_).view(out_shape);
 #ifdef ABL_HAVE_ONEDNN
   ABL_ASSERT(x.device().is_cpu() && onednn::data_type_of(x.scalar_type()) == packed_->type,
              "a packed linear takes CPU input in its own dtype, got {}", c10::toString(x.scalar_type()));
   const torch::Tensor src = rows.contiguous();
-  torch::Tensor dst = torch::empty({src.size(0), out_features_}, src.options());  // [M, N]
+  torch::Tensor dst = torch::empty({src.size(0), out_features_}, src.options().dtype(output_dtype_));  // [M, N]
   if (src.size(0) == 0) return dst.view(out_shape);
   const int64_t n_rows = src.size(0);
   const dnnl::matmul matmul = matmul_for(n_rows, in_features_, out_features_, *packed_);
   using tag = dnnl::memory::format_tag;
   const dnnl::memory src_memory({{n_rows, in_features_}, packed_->type, tag::ab}, cpu_engine(), src.data_ptr());
-  const dnnl::memory dst_memory({{n_rows, out_features_}, packed_->type, tag::ab}, cpu_engine(), dst.data_ptr());
+  const dnnl::memory dst_memory({{n_rows, out_features_}, packed_->out_type, tag::ab}, cpu_engine(), dst.data_ptr());
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, src_memory}, {DNNL_ARG_WEIGHTS, packed_->weights}, {DNNL_ARG_DST, dst_memory}};
   if (packed_->bias.defined()) args.emplace(DNNL_ARG_BIAS, packed_->bias_memory);

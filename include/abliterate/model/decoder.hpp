@@ -18,6 +18,7 @@
 #include "abliterate/model/decoder_weights.hpp"
 #include "abliterate/model/kv_cache.hpp"
 #include "abliterate/model/model_config.hpp"
+#include "abliterate/model/output_head.hpp"
 #include "abliterate/model/packed_linear.hpp"
 #include "abliterate/model/projection_hook.hpp"
 
@@ -32,15 +33,8 @@ struct DecoderInput {
 // Whether forward() returns the hidden states at the last position (method spec §4.1).
 enum class HiddenCapture { none, last_position };
 
-// The dtype forward() returns logits in: float32, which log-probabilities and
-// KL need, or the model's own, all a greedy choice needs (a bfloat16 or
-// float16 value converts to float32 exactly, so the choice is the same); it
-// spares converting [B, V] at every decode step (8.5 ms for Gemma 3's 262k
-// vocabulary at batch 32 on this project's CPU).
-enum class LogitsDtype { float32, model };
-
 struct DecoderOutput {
-  torch::Tensor logits;  // [B, V] at the last position, float32 or the model dtype (LogitsDtype)
+  torch::Tensor logits;  // float32 [B, V] at the last position
   torch::Tensor hidden;  // float32 [B, L+1, d] at the last position; undefined unless asked
 };
 
@@ -54,16 +48,28 @@ class Decoder {
   // embedding, hidden[:, k] the output of layer k-1 for k < L, hidden[:, L]
   // the final-norm output (HF's hidden_states convention).
   DecoderOutput forward(const DecoderInput& input, KvCache* cache, const ProjectionHook* hook,
-                        HiddenCapture capture, LogitsDtype logits_dtype = LogitsDtype::float32) const;
+                        HiddenCapture capture) const;
+
+  // The same pass for a greedy step: only each row's next token, int64 [B] on
+  // the host, the highest logit among ids below n_sampleable_tokens (all when
+  // 0). The head need not compute every logit for it (OutputHead).
+  torch::Tensor forward_greedy(const DecoderInput& input, KvCache* cache, const ProjectionHook* hook,
+                               int64_t n_sampleable_tokens) const;
 
   const ModelConfig& config() const { return config_; }
   // The weights as loaded, less q/k/v (and their biases) and gate/up: those
   // live fused in the layers' PackedLinear and are released at construction.
   const DecoderWeights& weights() const { return weights_; }
+  const OutputHead& head() const { return head_; }
   torch::ScalarType dtype() const { return weights_.embed.scalar_type(); }
   torch::Device device() const { return weights_.embed.device(); }
 
  private:
+  // The layers and the final norm: [B, d] in the model dtype at the last
+  // position. With `hidden`, the inputs of layers 0..L-1 there are appended
+  // (float32 [B, d] each).
+  torch::Tensor last_hidden_state(const DecoderInput& input, KvCache* cache, const ProjectionHook* hook,
+                                  std::vector<torch::Tensor>* hidden) const;
   // [B, T, d] -> [B, T, d]: self-attention of layer `layer_idx` incl. o_proj and the hook.
   // blocked: bool [B, 1, T, S], true where a query must not see a key.
   torch::Tensor attention(int64_t layer_idx, const torch::Tensor& x, const torch::Tensor& cos,
@@ -84,7 +90,7 @@ class Decoder {
   ModelConfig config_;
   DecoderWeights weights_;
   std::vector<LayerLinears> linears_;  // one per layer
-  PackedLinear lm_head_;               // [V, d]
+  OutputHead head_;                    // [V, d]
   torch::Tensor inv_freq_sliding_;  // float32 [D/2], base rope_local_theta
   torch::Tensor inv_freq_full_;     // float32 [D/2], base rope_theta, with linear or llama3 scaling
   torch::Tensor embed_scale_;       // scalar in the model dtype: sqrt(d) rounded to that dtype (spec §1.2); undefined when unscaled

@@ -18,11 +18,6 @@ struct GreedyOptions {
   int64_t n_sampleable_tokens = 0;      // logits at ids >= this (embedding padding rows) are never chosen (spec §6.7 item 7)
 };
 
-// The greedy choice of each row, int64 [B] on the CPU: the highest of
-// `logits` ([B, V], any float dtype) among ids below n_sampleable_tokens (all
-// when 0), the lowest id on ties.
-torch::Tensor greedy_tokens(const torch::Tensor& logits, int64_t n_sampleable_tokens);
-
 // One row's greedy step, shared by both generation loops: `token` is
 // appended to `ids` unless it is a stop token (which ends the row and is not
 // part of its output); the row is done at a stop token, at

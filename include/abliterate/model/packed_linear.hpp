@@ -22,8 +22,11 @@ class PackedLinear {
 
   // weight: [N, K] in the model dtype on the model device; bias: [N] or
   // undefined. The weight is copied into the packed layout where one is used,
-  // so the caller may release its own tensor afterwards.
+  // so the caller may release its own tensor afterwards. Products come out in
+  // output_dtype (default: the weight's); a bfloat16 weight may give float32,
+  // its sums then not rounded to bfloat16 (oneDNN accumulates in float32).
   PackedLinear(const torch::Tensor& weight, const torch::Tensor& bias);
+  PackedLinear(const torch::Tensor& weight, const torch::Tensor& bias, torch::ScalarType output_dtype);
 
   // x: [..., K] in the weight dtype -> [..., N]. Safe from several threads at
   // once, as the Decoder promises: the primitive cache is shared under a mutex
@@ -36,12 +39,16 @@ class PackedLinear {
   bool is_packed() const { return packed_ != nullptr; }
   // Whether this build packs CPU weights at all (CMake option ABL_ONEDNN).
   static bool packs_cpu_weights();
+  // Whether packed bfloat16 products run on this CPU's own bfloat16
+  // instructions (AVX512-BF16 or AMX) rather than emulated.
+  static bool runs_bfloat16_natively();
 
   struct OneDnnWeight;  // the reordered weight and bias; defined in packed_linear.cpp
 
  private:
   int64_t in_features_ = 0;
   int64_t out_features_ = 0;
+  torch::ScalarType output_dtype_ = torch::kFloat32;
   torch::Tensor weight_;  // [N, K]; undefined when packed
   torch::Tensor bias_;    // [N] or undefined; undefined when packed
   std::shared_ptr<const OneDnnWeight> packed_;
