@@ -81,6 +81,21 @@ float dot(const float* x, const float* w, int64_t width) {
   return sums[0];
 }
 
+// The largest of n > 0 floats, in 16 lanes that compile to vector maxima
+// (SLP at -O2); a NaN is passed over unless it comes first.
+float max_of(const float* values, int64_t n) {
+  std::array<float, 16> lanes;
+  lanes.fill(values[0]);
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    for (size_t j = 0; j < 16; ++j) lanes[j] = values[k + j] > lanes[j] ? values[k + j] : lanes[j];
+  }
+  for (size_t j = 0; k < n; ++k, ++j) lanes[j] = values[k] > lanes[j] ? values[k] : lanes[j];
+  float m = lanes[0];
+  for (const float lane : lanes) m = lane > m ? lane : m;
+  return m;
+}
+
 }  // namespace
 
 struct OutputHead::Screen {
@@ -178,9 +193,7 @@ torch::Tensor OutputHead::greedy_tokens(const torch::Tensor& last, int64_t n_sam
       int64_t best_block = 0;
       for (int64_t b = 0; b < n_blocks; ++b) {
         const int64_t n = std::min(kBlock, n_ids - b * kBlock);
-        const float* values = screened_at(row, b * kBlock);  // a block never straddles chunks
-        float m = values[0];
-        for (int64_t j = 1; j < n; ++j) m = values[j] > m ? values[j] : m;
+        const float m = max_of(screened_at(row, b * kBlock), n);  // a block never straddles chunks
         block_max[static_cast<size_t>(b)] = m;
         if (m > block_max[static_cast<size_t>(best_block)]) best_block = b;
       }
