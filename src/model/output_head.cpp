@@ -118,22 +118,24 @@ torch::Tensor greedy_tokens(const torch::Tensor& logits, int64_t n_sampleable_to
 OutputHead::OutputHead(const torch::Tensor& weight, double final_logit_softcapping)
     : weight_(weight), full_(weight, {}), softcapping_(final_logit_softcapping) {
   const bool screenable = weight.device().is_cpu() && weight.scalar_type() == torch::kFloat32 &&
-                          final_logit_softcapping <= 0 && PackedLinear::runs_bfloat16_natively() &&
-                          weight.isfinite().all().item<bool>();
+                          final_logit_softcapping <= 0 && PackedLinear::runs_bfloat16_natively();
   if (!screenable) return;
+  // Norms in float32, then raised by far more than that sum's error (d 2^-24
+  // relative, 4e-5 at d = 640) so that they bound the true norms. A row with
+  // a non-finite weight has a non-finite norm: such a head is not screened.
+  const torch::Tensor norms = weight.norm(2, 1).contiguous();  // float32 [V]
+  if (!norms.isfinite().all().item<bool>()) return;
   weight_ = weight.contiguous();
   const int64_t vocab = weight_.size(0);
   auto screen = std::make_shared<Screen>();
   screen->error_factor = screen_error_factor(weight_.size(1));
-  const torch::Tensor rounded = weight_.to(torch::kBFloat16);  // [V, d]
   for (int64_t first = 0; first < vocab; first += kChunkRows) {
-    PackedLinear chunk(rounded.narrow(0, first, std::min(kChunkRows, vocab - first)), {}, torch::kFloat32);
+    // Rounded a chunk at a time, so that loading holds one chunk's bfloat16 copy beside the packed ones.
+    const torch::Tensor rounded = weight_.narrow(0, first, std::min(kChunkRows, vocab - first)).to(torch::kBFloat16);
+    PackedLinear chunk(rounded, {}, torch::kFloat32);
     if (!chunk.is_packed()) return;  // torch::linear would round its sums to bfloat16: not the Note's bound
     screen->chunks.push_back(std::move(chunk));
   }
-  // Norms in float32, then raised by far more than that sum's error (d 2^-24
-  // relative, 4e-5 at d = 640) so that they bound the true norms.
-  const torch::Tensor norms = weight_.norm(2, 1).contiguous();  // float32 [V]
   const float* norm = norms.data_ptr<float>();
   screen->row_norms.resize(static_cast<size_t>(vocab));
   screen->block_norms.assign(static_cast<size_t>((vocab + kBlock - 1) / kBlock), 0.0);

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -133,7 +134,7 @@ TEST(OutputHeadTest, NonFiniteInputsTakeEveryLogit) {
   EXPECT_EQ(to_ids(head.greedy_tokens(x, 0)), to_ids(greedy_tokens(head.logits(x), 0)));
 }
 
-TEST(OutputHeadTest, Bfloat16AndSoftcappedHeadsTakeEveryLogit) {
+TEST(OutputHeadTest, Bfloat16SoftcappedAndNonFiniteHeadsTakeEveryLogit) {
   const torch::Tensor weight = random_head(7);
   const torch::Tensor x = torch::randn({5, kWidth});
   const OutputHead bf16(weight.to(torch::kBFloat16), 0);
@@ -144,6 +145,11 @@ TEST(OutputHeadTest, Bfloat16AndSoftcappedHeadsTakeEveryLogit) {
   EXPECT_FALSE(capped.is_screened());
   EXPECT_TRUE(torch::allclose(capped.logits(x), torch::tanh(torch::linear(x, weight) / 30.0) * 30.0, 1e-5, 1e-5));
   EXPECT_EQ(to_ids(capped.greedy_tokens(x, 0)), to_ids(greedy_tokens(capped.logits(x), 0)));
+  torch::Tensor broken = weight.clone();
+  broken[123][4] = std::numeric_limits<float>::quiet_NaN();  // the screen's bound needs finite weights
+  const OutputHead unscreened(broken, 0);
+  EXPECT_FALSE(unscreened.is_screened());
+  EXPECT_EQ(to_ids(unscreened.greedy_tokens(x, 0)), to_ids(greedy_tokens(unscreened.logits(x), 0)));
 }
 
 // Real decode steps: at every step of 8 prompts x 24 tokens, the screened
