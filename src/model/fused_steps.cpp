@@ -46,8 +46,11 @@ double sum_of_squares(const T* x, int64_t n) {
 
 template <typename T>
 void rms_norm_rows(const T* x, const T* weight, T* out, int64_t n_rows, int64_t n, float eps, NormGain gain) {
-  std::vector<float> gains(static_cast<size_t>(n));  // Gemma: 1 + w in float32
-  for (int64_t k = 0; k < n; ++k) gains[static_cast<size_t>(k)] = 1.0f + widen(weight[k]);
+  std::vector<float> gains;  // Gemma: 1 + w in float32, once per call rather than once per row
+  if (gain == NormGain::one_plus_weight) {
+    gains.resize(static_cast<size_t>(n));
+    for (int64_t k = 0; k < n; ++k) gains[static_cast<size_t>(k)] = 1.0f + widen(weight[k]);
+  }
   at::parallel_for(0, n_rows, kRowGrain, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const T* in = x + row * n;
@@ -80,13 +83,15 @@ void rotary_rows(const torch::Tensor& x, const torch::Tensor& cos, const torch::
         const T* ci = c + (b * n_positions + t) * dim;
         const T* si = s + (b * n_positions + t) * dim;
         T* oi = o + ((b * n_heads + h) * n_positions + t) * dim;
-        // As x * cos + cat(-x2, x1) * sin, each product and the sum rounded to T.
-        for (int64_t k = 0; k < dim; ++k) {
-          const float rotated = k < half ? -widen(xi[k + half]) : widen(xi[k - half]);
+        // As x * cos + cat(-x2, x1) * sin, each product and the sum rounded to
+        // T; the two halves in loops of their own, so that neither branches.
+        const auto rotate = [&](int64_t k, float rotated) {
           const T a = narrow_to<T>(widen(xi[k]) * widen(ci[k]));
-          const T b2 = narrow_to<T>(rotated * widen(si[k]));
-          oi[k] = narrow_to<T>(widen(a) + widen(b2));
-        }
+          const T b = narrow_to<T>(rotated * widen(si[k]));
+          oi[k] = narrow_to<T>(widen(a) + widen(b));
+        };
+        for (int64_t k = 0; k < half; ++k) rotate(k, -widen(xi[k + half]));
+        for (int64_t k = half; k < dim; ++k) rotate(k, widen(xi[k - half]));
       }
     }
   });
