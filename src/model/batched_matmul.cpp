@@ -1,6 +1,7 @@
 // batched_matmul: see include/abliterate/model/batched_matmul.hpp.
 #include "abliterate/model/batched_matmul.hpp"
 
+#include <string>
 #include <vector>
 
 #ifdef ABL_HAVE_ONEDNN
@@ -38,6 +39,24 @@ dnnl::matmul matmul_for(const torch::Tensor& a, const torch::Tensor& b, const to
   });
 }
 
+// Whether oneDNN has a kernel of its own for `type` on this CPU, asked once per
+// dtype: an AVX2 CPU has none for bfloat16 (creating the primitive throws),
+// and a reference kernel would be far slower than LibTorch's.
+bool serves(dnnl::memory::data_type type) {
+  const auto ask = [](dnnl::memory::data_type t) {
+    try {
+      const dnnl::memory::desc a({1, 2, 2}, t, dnnl::memory::format_tag::abc);
+      const dnnl::matmul::primitive_desc desc(dnnl::matmul::desc(a, a, a), onednn::cpu_engine());
+      return !std::string(desc.impl_info_str()).starts_with("ref");
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  };
+  static const bool float32 = ask(dnnl::memory::data_type::f32);
+  static const bool bfloat16 = ask(dnnl::memory::data_type::bf16);
+  return type == dnnl::memory::data_type::bf16 ? bfloat16 : float32;
+}
+
 #endif
 
 }  // namespace
@@ -45,7 +64,7 @@ dnnl::matmul matmul_for(const torch::Tensor& a, const torch::Tensor& b, const to
 torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b) {
 #ifdef ABL_HAVE_ONEDNN
   const auto type = onednn::data_type_of(a.scalar_type());
-  const bool served = type && a.device().is_cpu() && b.device().is_cpu() && a.scalar_type() == b.scalar_type() &&
+  const bool served = type && serves(*type) && a.device().is_cpu() && b.device().is_cpu() && a.scalar_type() == b.scalar_type() &&
                       a.dim() >= 3 && a.dim() == b.dim() && a.dim() <= DNNL_MAX_NDIMS && a.numel() > 0 &&
                       b.numel() > 0 && a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2) &&
                       a.size(-1) == b.size(-2);

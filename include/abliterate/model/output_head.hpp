@@ -5,11 +5,15 @@
 // needs only the argmax of each row. For a float32 head on a CPU whose oneDNN
 // runs bfloat16 natively (AVX512-BF16, AMX), the argmax is found by screening
 // every id in bfloat16 and computing only the few ids the screen cannot rule
-// out in float32; elsewhere it is the argmax of logits().
+// out in float32; elsewhere it is the argmax of logits(). On the CPU the head
+// runs as products over slices of a few thousand ids (Note [Head in slices]),
+// and the unscreened greedy choice keeps a running argmax over them rather
+// than one [B, V] tensor.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -47,8 +51,12 @@ class OutputHead {
   struct Screen;  // the bfloat16 copy and the row norms; defined in output_head.cpp
 
  private:
-  torch::Tensor weight_;  // [V, d]
-  PackedLinear full_;     // the same weight, for logits()
+  torch::Tensor softcapped(torch::Tensor logits) const;
+  // The unscreened choice: each slice's argmax, the first largest kept.
+  torch::Tensor sliced_greedy_tokens(const torch::Tensor& last, int64_t n_sampleable_tokens) const;
+
+  torch::Tensor weight_;             // [V, d]
+  std::vector<PackedLinear> slices_;  // the same weight, consecutive ids: one slice off the CPU
   double softcapping_ = 0;
   std::shared_ptr<const Screen> screen_;  // null when not screened
 };
