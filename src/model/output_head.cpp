@@ -202,7 +202,8 @@ torch::Tensor OutputHead::sliced_greedy_tokens(const torch::Tensor& last, int64_
     }
     // The first largest, as max(dim) over the whole row: a later slice wins
     // only when larger, and a NaN (the maximum to max(dim)) only once.
-    const torch::Tensor later = values.gt(best_values).logical_or(values.isnan().logical_and(best_values.isnan().logical_not()));
+    const torch::Tensor first_nan = values.isnan().logical_and(best_values.isnan().logical_not());
+    const torch::Tensor later = values.gt(best_values).logical_or(first_nan);
     best_values = torch::where(later, values, best_values);
     best_ids = torch::where(later, at + first, best_ids);
   }

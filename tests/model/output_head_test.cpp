@@ -125,6 +125,22 @@ TEST(OutputHeadTest, ChoosesOnlySampleableIds) {
   EXPECT_EQ(to_ids(head.greedy_tokens(x, n_sampleable)), to_ids(exact.argmax(1)));
 }
 
+// The CPU head runs in slices of 4096 ids (Note [Head in slices]): logits()
+// joins them, and the greedy choice stops where the sampleable ids do, also
+// on a slice boundary and inside the first slice.
+TEST(OutputHeadTest, SlicesJoinToEveryLogitAndStopWithTheSampleableIds) {
+  const torch::Tensor weight = random_head(8);
+  const OutputHead head(weight, 0);
+  const torch::Tensor x = torch::randn({6, kWidth});
+  const torch::Tensor logits = head.logits(x);
+  ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{6, kVocab}));
+  EXPECT_TRUE(torch::allclose(logits, torch::linear(x, weight), 1e-5, 1e-5));
+  for (const int64_t n_sampleable : {int64_t{4096}, int64_t{8192}, int64_t{8193}, int64_t{700}}) {
+    EXPECT_EQ(to_ids(head.greedy_tokens(x, n_sampleable)), to_ids(greedy_tokens(logits, n_sampleable)))
+        << n_sampleable << " sampleable ids";
+  }
+}
+
 TEST(OutputHeadTest, NonFiniteInputsTakeEveryLogit) {
   const torch::Tensor weight = random_head(6);
   const OutputHead head(weight, 0);
