@@ -64,10 +64,10 @@ bool serves(dnnl::memory::data_type type) {
 torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b) {
 #ifdef ABL_HAVE_ONEDNN
   const auto type = onednn::data_type_of(a.scalar_type());
-  const bool served = type && serves(*type) && a.device().is_cpu() && b.device().is_cpu() && a.scalar_type() == b.scalar_type() &&
-                      a.dim() >= 3 && a.dim() == b.dim() && a.dim() <= DNNL_MAX_NDIMS && a.numel() > 0 &&
-                      b.numel() > 0 && a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2) &&
-                      a.size(-1) == b.size(-2);
+  const bool served = type && serves(*type) && a.device().is_cpu() && b.device().is_cpu() &&
+                      a.scalar_type() == b.scalar_type() && a.dim() >= 3 && a.dim() == b.dim() &&
+                      a.dim() <= DNNL_MAX_NDIMS && a.numel() > 0 && b.numel() > 0 &&
+                      a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2) && a.size(-1) == b.size(-2);
   if (served) {
     std::vector<int64_t> out_shape = a.sizes().vec();
     out_shape.back() = b.size(-1);
