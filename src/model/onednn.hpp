@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -31,6 +32,12 @@ inline std::optional<dnnl::memory::data_type> data_type_of(torch::ScalarType typ
     case torch::kBFloat16: return dnnl::memory::data_type::bf16;
     default: return std::nullopt;
   }
+}
+
+// Whether a primitive runs one of oneDNN's own kernels for this CPU rather
+// than its reference kernel, which is far slower than LibTorch's product.
+inline bool runs_own_kernel(const dnnl::primitive_desc_base& desc) {
+  return !std::string(desc.impl_info_str()).starts_with("ref");
 }
 
 // Matmul primitives by a key of everything one depends on (shapes, strides or

@@ -189,25 +189,19 @@ torch::Tensor OutputHead::logits(const torch::Tensor& last) const {
 torch::Tensor OutputHead::sliced_greedy_tokens(const torch::Tensor& last, int64_t n_sampleable_tokens) const {
   const int64_t vocab = weight_.size(0);
   const int64_t n_ids = n_sampleable_tokens > 0 ? std::min(n_sampleable_tokens, vocab) : vocab;
-  torch::Tensor best_values;  // [B] of the ids so far
-  torch::Tensor best_ids;     // int64 [B]
+  std::vector<torch::Tensor> maxima;  // [B] per slice
+  std::vector<torch::Tensor> ids;     // int64 [B] per slice: where each maximum is
   int64_t first = 0;
   for (size_t s = 0; s < slices_.size() && first < n_ids; first += slices_[s].out_features(), ++s) {
     const torch::Tensor logits = softcapped(slices_[s](last));
     const auto [values, at] = logits.narrow(1, 0, std::min(logits.size(1), n_ids - first)).max(1);
-    if (!best_values.defined()) {
-      best_values = values;
-      best_ids = at + first;
-      continue;
-    }
-    // The first largest, as max(dim) over the whole row: a later slice wins
-    // only when larger, and a NaN (the maximum to max(dim)) only once.
-    const torch::Tensor first_nan = values.isnan().logical_and(best_values.isnan().logical_not());
-    const torch::Tensor later = values.gt(best_values).logical_or(first_nan);
-    best_values = torch::where(later, values, best_values);
-    best_ids = torch::where(later, at + first, best_ids);
+    maxima.push_back(values);
+    ids.push_back(at + first);
   }
-  return best_ids.to(torch::kCPU);
+  // The first slice holding the largest maximum, by the same rule (ties, NaN)
+  // that picks within a slice: together, max(dim) over the whole row.
+  const torch::Tensor best_slice = model::greedy_tokens(torch::stack(maxima, 1), 0).to(last.device());
+  return torch::stack(ids, 1).gather(1, best_slice.unsqueeze(1)).squeeze(1).to(torch::kCPU);
 }
 
 torch::Tensor OutputHead::greedy_tokens(const torch::Tensor& last, int64_t n_sampleable_tokens) const {

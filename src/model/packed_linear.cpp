@@ -18,7 +18,6 @@
 // layer; creating one takes ~0.5 ms.
 #include "abliterate/model/packed_linear.hpp"
 
-#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -88,7 +87,7 @@ std::shared_ptr<const PackedLinear::OneDnnWeight> pack(const torch::Tensor& weig
     const dnnl::memory::desc any({in, out}, *type, dnnl::memory::format_tag::any);
     const auto desc = matmul_desc(kLayoutRows, in, out, *type, *out_type, any, bias.defined());
     // A reference kernel is far slower than LibTorch's; keep torch::linear then.
-    if (std::string(desc.impl_info_str()).starts_with("ref")) return nullptr;
+    if (!onednn::runs_own_kernel(desc)) return nullptr;
     packed->weights_desc = desc.weights_desc();
   } catch (const dnnl::error&) {
     return nullptr;  // no oneDNN kernel for this dtype on this CPU

@@ -11,8 +11,9 @@ namespace abliterate::model {
 // device; any strides. Returns a contiguous [..., M, N], as torch::matmul.
 // On the CPU in float32 and bfloat16 this is one oneDNN matmul over every
 // batch, where oneDNN has a kernel for the dtype on this CPU (an AVX2 CPU has
-// none for bfloat16; torch::matmul then): LibTorch 1.13 with OpenBLAS runs one small gemm per batch (B * Hkv
-// of them, a few microseconds each), which took a quarter of a decode step.
+// none for bfloat16; torch::matmul then): LibTorch 1.13 with OpenBLAS runs
+// one small gemm per batch (B * Hkv of them, a few microseconds each), which
+// took a quarter of a decode step.
 torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b);
 
 }  // namespace abliterate::model
