@@ -357,10 +357,15 @@ def report(args):
         raise SystemExit(f"no complete trials (Heretic {len(h_done)}, abliterate {len(o_done)})")
 
     def side(rows, wall):
-        per_trial = mean([r["seconds"] for r in rows])
         first_start = min(r["start"] for r in rows)
         last_end = max(r["complete"] for r in rows)
         trial_span = (last_end - first_start).total_seconds()
+        # Trials evaluated together (trials_per_worker k > 1) each span their
+        # whole shared batch: their mean duration would count it k times, so
+        # overlapping trials take the span's share instead.
+        by_start = sorted(rows, key=lambda r: r["start"])
+        overlap = any(b["start"] < a["complete"] for a, b in zip(by_start, by_start[1:]))
+        per_trial = trial_span / len(rows) if overlap else mean([r["seconds"] for r in rows])
         return {"n": len(rows), "per_trial": per_trial, "wall": wall, "prep": wall - trial_span,
                 "r0": rows[0]["r0"], "n_bad": rows[0]["n_bad"],
                 "tph_whole": len(rows) * 3600.0 / wall, "tph_trial": 3600.0 / per_trial}
@@ -389,7 +394,8 @@ def report(args):
     row("R0 (base refusals)", f"{h['r0']}/{h['n_bad']}", f"{o['r0']}/{o['n_bad']}", "", None)
     print("ours faster: Heretic's seconds / ours (rates: ours / Heretic's). Seconds per trial: datetime_complete - "
           "datetime_start of each COMPLETE trial (Heretic: its Optuna journal, checkpoints/*.jsonl; abliterate: the "
-          "store's trials table). Wall: the whole command (process start to exit, model load and preparation "
+          "store's trials table; trials that overlap, k per batch, the span from the first start to the last end "
+          "divided by their number). Wall: the whole command (process start to exit, model load and preparation "
           "included); preparation: wall minus the span from the first trial's start to the last one's end.")
     for i, (a, b) in enumerate(zip(h_done, o_done)):
         print(f"  trial {i}: Heretic {a['seconds']:7.2f} s, KL {a['kl']:.4f}, refusals {a['refusals']}/{a['n_bad']}; "
