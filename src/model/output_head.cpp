@@ -199,8 +199,9 @@ torch::Tensor OutputHead::sliced_greedy_tokens(const torch::Tensor& last, int64_
     ids.push_back(at + first);
   }
   // The first slice holding the largest maximum, by the same rule (ties, NaN)
-  // that picks within a slice: together, max(dim) over the whole row.
-  const torch::Tensor best_slice = model::greedy_tokens(torch::stack(maxima, 1), 0).to(last.device());
+  // that picks within a slice: together, max(dim) over the whole row. On the
+  // device, so that a step copies only its chosen ids to the host.
+  const torch::Tensor best_slice = std::get<1>(torch::stack(maxima, 1).max(1));  // int64 [B]
   return torch::stack(ids, 1).gather(1, best_slice.unsqueeze(1)).squeeze(1).to(torch::kCPU);
 }
 
