@@ -43,6 +43,7 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
+#include "abliterate/common/heap_reuse.hpp"
 #include "abliterate/model/cpu_threads.hpp"
 #include "abliterate/model/decoder.hpp"
 #include "abliterate/model/generation.hpp"
@@ -299,6 +300,7 @@ void write_results(const Options& options, const std::vector<nlohmann::json>& re
 }  // namespace
 
 int main(int argc, char** argv) {
+  abliterate::keep_freed_blocks_mapped();  // as abliterate's main() does
   const Options options = parse_options(argc, argv);
   const int threads = configure_cpu_threads(options.threads);
   const std::vector<std::string> texts = read_prompt_texts(options.prompts_path);

@@ -8,6 +8,7 @@
 
 #include "abliterate/cli/commands.hpp"
 #include "abliterate/common/error.hpp"
+#include "abliterate/common/heap_reuse.hpp"
 
 namespace {
 
@@ -163,6 +164,7 @@ int main(int argc, char** argv) {
   // Progress lines must reach a Slurm output file or a pipe as they are
   // printed, not when a full buffer is flushed at exit.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  keep_freed_blocks_mapped();  // before the first large allocation
   CLI::App app{"abliterate: find and ablate refusal directions with a multi-objective TPE study, on MPI"};
   app.require_subcommand(1);
   cli::RunArgs run_args;

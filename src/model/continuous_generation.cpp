@@ -2,6 +2,7 @@
 #include "abliterate/model/continuous_generation.hpp"
 
 #include <algorithm>
+#include <numeric>
 
 #include "abliterate/common/error.hpp"
 
@@ -184,6 +185,28 @@ void add_rows(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, 
   batch.is_done.resize(batch.prompt_idx.size(), false);
 }
 
+// Note [Prompts by length]
+// A forward pass pads every row to its longest prompt, so the passes take the
+// prompts shortest first: rows of like length share a pass (and a refill).
+// For 100 Alpaca prompts in Gemma 3's template in passes of 32, that is 2064
+// positions past the shared prefix instead of 2960 in the prompts' order.
+// Results return in the prompts' order; a row's values change only as any
+// other batch composition changes them (Note [Why refill the batch]).
+std::vector<size_t> shortest_first(const std::vector<QueuedPrompt>& prompts) {
+  std::vector<size_t> order(prompts.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return prompts[a].ids.size() < prompts[b].ids.size(); });
+  return order;
+}
+
+std::vector<QueuedPrompt> reordered(const std::vector<QueuedPrompt>& prompts, const std::vector<size_t>& order) {
+  std::vector<QueuedPrompt> out;
+  out.reserve(order.size());
+  for (const size_t prompt_idx : order) out.push_back(prompts[prompt_idx]);
+  return out;
+}
+
 }  // namespace
 
 bool fits_continuous_batching(const ModelConfig& config, int64_t longest_prompt, int64_t max_new_tokens) {
@@ -209,21 +232,36 @@ torch::Tensor prefill_queued(const Decoder& decoder, const std::vector<QueuedPro
             "prefill_queued: prompts of {} tokens exceed the sliding window of {}", longest_prompt,
             decoder.config().sliding_window);
   const SharedPrefix prefix = shared_prefix(decoder, prompts, longest_prompt, hooks);
-  std::vector<torch::Tensor> logits;
-  for (size_t first = 0; first < prompts.size(); first += static_cast<size_t>(max_rows)) {
-    const auto n = static_cast<int64_t>(std::min(prompts.size() - first, static_cast<size_t>(max_rows)));
-    logits.push_back(
-        prefill_rows(decoder, prompts, first, n, prefix, longest_prompt, hooks, /*greedy=*/nullptr).logits);
+  const std::vector<size_t> order = shortest_first(prompts);  // Note [Prompts by length]
+  const std::vector<QueuedPrompt> sorted = reordered(prompts, order);
+  torch::Tensor logits;  // float32 [N, V], in the prompts' order
+  for (size_t first = 0; first < sorted.size(); first += static_cast<size_t>(max_rows)) {
+    const auto n = static_cast<int64_t>(std::min(sorted.size() - first, static_cast<size_t>(max_rows)));
+    const torch::Tensor rows =
+        prefill_rows(decoder, sorted, first, n, prefix, longest_prompt, hooks, /*greedy=*/nullptr).logits;
+    if (!logits.defined()) logits = torch::empty({static_cast<int64_t>(sorted.size()), rows.size(1)}, rows.options());
+    const std::vector<int64_t> destinations(order.begin() + static_cast<std::ptrdiff_t>(first),
+                                            order.begin() + static_cast<std::ptrdiff_t>(first) + n);
+    logits.index_copy_(0, torch::tensor(destinations, torch::kInt64).to(rows.device()), rows);
   }
-  return torch::cat(logits, 0);
+  return logits;
 }
 
 std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
-                                                        const std::vector<QueuedPrompt>& prompts, int64_t max_rows,
+                                                        const std::vector<QueuedPrompt>& queued, int64_t max_rows,
                                                         const GreedyOptions& options, RowHooks& hooks,
                                                         const RowStopFn& stop_early) {
+  if (options.max_new_tokens == 0 || queued.empty()) return std::vector<std::vector<int64_t>>(queued.size());
+  // The loop below sees the prompts shortest first (Note [Prompts by length]).
+  const std::vector<size_t> order = shortest_first(queued);
+  const std::vector<QueuedPrompt> prompts = reordered(queued, order);
+  RowStopFn stop_sorted;
+  if (stop_early) {
+    stop_sorted = [&](int64_t prompt_idx, const std::vector<int64_t>& ids) {
+      return stop_early(static_cast<int64_t>(order[static_cast<size_t>(prompt_idx)]), ids);
+    };
+  }
   std::vector<std::vector<int64_t>> new_ids(prompts.size());
-  if (options.max_new_tokens == 0 || prompts.empty()) return new_ids;
   ABL_CHECK(max_rows > 0, InputError, "generate_continuously: max_rows must be positive, got {}", max_rows);
   int64_t longest_prompt = 0;
   for (const QueuedPrompt& prompt : prompts) {
@@ -268,7 +306,7 @@ std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
       if (batch.is_done[row_idx]) continue;
       const size_t prompt = batch.prompt_idx[row_idx];
       const GreedyStep taken =
-          take_greedy_token(next_ids[row], options, static_cast<int64_t>(prompt), new_ids[prompt], stop_early);
+          take_greedy_token(next_ids[row], options, static_cast<int64_t>(prompt), new_ids[prompt], stop_sorted);
       if (taken.is_appended) fed[row_idx] = next_ids[row];
       batch.is_done[row_idx] = taken.is_done;
     }
@@ -282,7 +320,11 @@ std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
         decoder.forward_greedy({tokens, batch.last_positions.view({n_rows, 1}), batch.key_mask}, &batch.cache,
                                hooks.for_rows(batch.slots), options.n_sampleable_tokens);
   }
-  return new_ids;
+  std::vector<std::vector<int64_t>> in_queue_order(queued.size());
+  for (size_t sorted_idx = 0; sorted_idx < order.size(); ++sorted_idx) {
+    in_queue_order[order[sorted_idx]] = std::move(new_ids[sorted_idx]);
+  }
+  return in_queue_order;
 }
 
 }  // namespace abliterate::model

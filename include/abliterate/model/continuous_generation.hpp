@@ -30,17 +30,19 @@ namespace abliterate::model {
 bool fits_continuous_batching(const ModelConfig& config, int64_t longest_prompt, int64_t max_new_tokens);
 
 // The next-token logits after each prompt, float32 [N, V] in the prompts'
-// order, in forward passes of at most `max_rows` rows after the shared prefix.
+// order, in forward passes of at most `max_rows` rows after the shared prefix
+// (the prompts shortest first, as generate_continuously takes them).
 // Requires fits_continuous_batching(config, longest prompt, 0).
 torch::Tensor prefill_queued(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, int64_t max_rows,
                              RowHooks& hooks);
 
-// The new ids of each prompt, in order, generated greedily with at most
+// The new ids of each queued prompt, in the queue's order, generated greedily with at most
 // `max_rows` rows per forward pass. Rows stop as in greedy_generate (a stop
 // token, options.max_new_tokens, or stop_early(prompt index, its ids)).
-// Prompts enter the batch in order. Requires fits_continuous_batching.
+// Prompts enter the batch shortest first (Note [Prompts by length] in the
+// source). Requires fits_continuous_batching.
 std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
-                                                        const std::vector<QueuedPrompt>& prompts, int64_t max_rows,
+                                                        const std::vector<QueuedPrompt>& queued, int64_t max_rows,
                                                         const GreedyOptions& options, RowHooks& hooks,
                                                         const RowStopFn& stop_early);
 
