@@ -36,11 +36,12 @@ bool fits_continuous_batching(const ModelConfig& config, int64_t longest_prompt,
 torch::Tensor prefill_queued(const Decoder& decoder, const std::vector<QueuedPrompt>& prompts, int64_t max_rows,
                              RowHooks& hooks);
 
-// The new ids of each queued prompt, in the queue's order, generated greedily with at most
-// `max_rows` rows per forward pass. Rows stop as in greedy_generate (a stop
-// token, options.max_new_tokens, or stop_early(prompt index, its ids)).
-// Prompts enter the batch shortest first (Note [Prompts by length] in the
-// source). Requires fits_continuous_batching.
+// The new ids of each queued prompt, in the queue's order, generated greedily
+// with at most `max_rows` rows per forward pass. Rows stop as in
+// greedy_generate (a stop token, options.max_new_tokens, or
+// stop_early(index in the queue, its ids)). Prompts enter the batch shortest
+// first (Note [Prompts by length] in the source). Requires
+// fits_continuous_batching.
 std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
                                                         const std::vector<QueuedPrompt>& queued, int64_t max_rows,
                                                         const GreedyOptions& options, RowHooks& hooks,
