@@ -224,16 +224,13 @@ torch::Tensor prefill_queued(const Decoder& decoder, const std::vector<QueuedPro
                              RowHooks& hooks) {
   ABL_CHECK(max_rows > 0, InputError, "prefill_queued: max_rows must be positive, got {}", max_rows);
   if (prompts.empty()) return torch::empty({0, decoder.config().vocab_size}, torch::kFloat32);
-  int64_t longest_prompt = 0;
-  for (const QueuedPrompt& prompt : prompts) {
-    longest_prompt = std::max(longest_prompt, static_cast<int64_t>(prompt.ids.size()));
-  }
+  const std::vector<size_t> order = shortest_first(prompts);  // Note [Prompts by length]
+  const std::vector<QueuedPrompt> sorted = reordered(prompts, order);
+  const auto longest_prompt = static_cast<int64_t>(sorted.back().ids.size());
   ABL_CHECK(fits_continuous_batching(decoder.config(), longest_prompt, 0), InputError,
             "prefill_queued: prompts of {} tokens exceed the sliding window of {}", longest_prompt,
             decoder.config().sliding_window);
-  const SharedPrefix prefix = shared_prefix(decoder, prompts, longest_prompt, hooks);
-  const std::vector<size_t> order = shortest_first(prompts);  // Note [Prompts by length]
-  const std::vector<QueuedPrompt> sorted = reordered(prompts, order);
+  const SharedPrefix prefix = shared_prefix(decoder, sorted, longest_prompt, hooks);
   torch::Tensor logits;  // float32 [N, V], in the prompts' order
   for (size_t first = 0; first < sorted.size(); first += static_cast<size_t>(max_rows)) {
     const auto n = static_cast<int64_t>(std::min(sorted.size() - first, static_cast<size_t>(max_rows)));
@@ -263,10 +260,7 @@ std::vector<std::vector<int64_t>> generate_continuously(const Decoder& decoder,
   }
   std::vector<std::vector<int64_t>> new_ids(prompts.size());
   ABL_CHECK(max_rows > 0, InputError, "generate_continuously: max_rows must be positive, got {}", max_rows);
-  int64_t longest_prompt = 0;
-  for (const QueuedPrompt& prompt : prompts) {
-    longest_prompt = std::max(longest_prompt, static_cast<int64_t>(prompt.ids.size()));
-  }
+  const auto longest_prompt = static_cast<int64_t>(prompts.back().ids.size());
   ABL_CHECK(fits_continuous_batching(decoder.config(), longest_prompt, options.max_new_tokens), InputError,
             "generate_continuously: prompts of {} tokens plus {} new ones exceed the sliding window of {}",
             longest_prompt, options.max_new_tokens, decoder.config().sliding_window);

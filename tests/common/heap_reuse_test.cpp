@@ -1,38 +1,16 @@
 #include "abliterate/common/heap_reuse.hpp"
 
 #include <malloc.h>
-#include <stdlib.h>
 
+#include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <string>
 
 #include <gtest/gtest.h>
 
+#include "support/scoped_env.hpp"
+
 namespace abliterate {
 namespace {
-
-// Sets an environment variable for one scope, restoring what was there.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = std::make_unique<std::string>(old);
-    setenv(name, value, /*overwrite=*/1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::unique_ptr<std::string> old_;
-};
 
 TEST(HeapReuse, LeavesTheUsersOwnMallocSettingsAlone) {
   {

@@ -10,6 +10,7 @@
 #include "abliterate/common/error.hpp"
 #include "abliterate/config/job_keys.hpp"
 #include "abliterate/config/json_schema.hpp"
+#include "support/scoped_env.hpp"
 #include "support/throws_with.hpp"
 
 namespace abliterate::config {
@@ -387,20 +388,15 @@ TEST(JobSchema, DefaultsMatchTheStruct) {
 
 TEST(JobSchema, SchemaDirCanBeOverridden) {
   TempDir dir;
-  const char* previous = std::getenv("ABLITERATE_SCHEMA_DIR");
-  const std::string saved = previous ? previous : "";
-  ::setenv("ABLITERATE_SCHEMA_DIR", dir.path().c_str(), 1);
-  EXPECT_EQ(job_schema_path(), dir.path() / "job.schema.json");
-  ASSERT_THROWS_WITH(parse_job("model: m\n", "x.yaml"), IoError, "ABLITERATE_SCHEMA_DIR");
-  // An installed copy with an extra requirement is the one obeyed.
-  json schema = JsonSchema::load(fs::path(ABL_SOURCE_DIR) / "schemas/job.schema.json").document();
-  schema["required"].push_back("seed");
-  dir.write("job.schema.json", schema.dump());
-  ASSERT_THROWS_WITH(parse_job("model: m\n", "x.yaml"), InputError, "x.yaml: seed: missing required key");
-  if (previous) {
-    ::setenv("ABLITERATE_SCHEMA_DIR", saved.c_str(), 1);
-  } else {
-    ::unsetenv("ABLITERATE_SCHEMA_DIR");
+  {
+    ScopedEnv schema_dir("ABLITERATE_SCHEMA_DIR", dir.path().string());
+    EXPECT_EQ(job_schema_path(), dir.path() / "job.schema.json");
+    ASSERT_THROWS_WITH(parse_job("model: m\n", "x.yaml"), IoError, "ABLITERATE_SCHEMA_DIR");
+    // An installed copy with an extra requirement is the one obeyed.
+    json schema = JsonSchema::load(fs::path(ABL_SOURCE_DIR) / "schemas/job.schema.json").document();
+    schema["required"].push_back("seed");
+    dir.write("job.schema.json", schema.dump());
+    ASSERT_THROWS_WITH(parse_job("model: m\n", "x.yaml"), InputError, "x.yaml: seed: missing required key");
   }
   EXPECT_EQ(job_schema_path(), fs::path(ABL_SOURCE_DIR) / "schemas/job.schema.json");
 }

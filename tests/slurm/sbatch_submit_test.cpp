@@ -11,6 +11,7 @@
 #include <string>
 
 #include "abliterate/common/error.hpp"
+#include "support/scoped_env.hpp"
 #include "support/throws_with.hpp"
 
 namespace abliterate::slurm {
@@ -25,11 +26,10 @@ class SbatchSubmit : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("abl-sbatch-submit-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    if (const char* path = std::getenv("PATH")) saved_path_ = path;
-    ::setenv("PATH", dir_.c_str(), 1);
+    path_.emplace("PATH", dir_.string());
   }
   void TearDown() override {
-    if (saved_path_) ::setenv("PATH", saved_path_->c_str(), 1);
+    path_.reset();
     fs::remove_all(dir_);
   }
 
@@ -47,7 +47,7 @@ class SbatchSubmit : public ::testing::Test {
   }
 
   fs::path dir_;
-  std::optional<std::string> saved_path_;
+  std::optional<ScopedEnv> path_;  // PATH with dir_ alone, while the test runs
 };
 
 TEST_F(SbatchSubmit, PipesTheScriptAndReturnsTheJobId) {
