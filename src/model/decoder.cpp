@@ -4,7 +4,6 @@
 #include "abliterate/model/decoder.hpp"
 
 #include <cmath>
-#include <limits>
 #include <numbers>
 #include <vector>
 
@@ -132,13 +131,10 @@ torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, cons
   const int64_t n_keys = k.size(2);
   const torch::Tensor q_grouped = q.reshape({batch, config_.n_kv_heads, group * n_new, head_dim});  // [B,Hkv,g*T,D]
   const double scaling = std::pow(config_.query_pre_attn_scalar, -0.5);
-  torch::Tensor scores = batched_matmul(q_grouped, k.transpose(-1, -2)).view({batch, config_.n_heads, n_new, n_keys}) *
-                         scaling;  // model dtype [B,H,T,S]
-  if (config_.attn_logit_softcapping > 0) {
-    scores = torch::tanh(scores / config_.attn_logit_softcapping) * config_.attn_logit_softcapping;
-  }
-  scores = scores.to(torch::kFloat32).masked_fill(layer_blocked, -std::numeric_limits<float>::infinity());
-  const torch::Tensor probs = torch::softmax(scores, -1).to(x.scalar_type());  // [B,H,T,S]
+  const torch::Tensor scores =
+      batched_matmul(q_grouped, k.transpose(-1, -2)).view({batch, config_.n_heads, n_new, n_keys});  // model dtype [B,H,T,S]
+  const torch::Tensor probs =
+      fused_attention_probs(scores, layer_blocked, scaling, config_.attn_logit_softcapping);  // [B,H,T,S]
   const torch::Tensor context = batched_matmul(probs.reshape({batch, config_.n_kv_heads, group * n_new, n_keys}), v)
                                     .view({batch, config_.n_heads, n_new, head_dim})
                                     .transpose(1, 2)
@@ -150,13 +146,8 @@ torch::Tensor Decoder::attention(int64_t layer_idx, const torch::Tensor& x, cons
 
 torch::Tensor Decoder::mlp(int64_t layer_idx, const torch::Tensor& x, const ProjectionHook* hook) const {
   const LayerLinears& linears = linears_[static_cast<size_t>(layer_idx)];
-  const int64_t width = config_.intermediate_size;
-  const torch::Tensor gate_up = linears.gate_up(x);  // [B,T,2I]
-  const torch::Tensor gate = gate_up.narrow(-1, 0, width);  // [B,T,I]
-  const torch::Tensor activated =
-      config_.mlp_activation == MlpActivation::gelu_tanh ? torch::gelu(gate, "tanh") : torch::silu(gate);
-  const torch::Tensor gated = activated * gate_up.narrow(-1, width, width);  // [B,T,I]
-  torch::Tensor y = linears.down_proj(gated);  // [B,T,d]
+  const torch::Tensor gate_up = linears.gate_up(x);  // [B,T,2I], the gate first
+  torch::Tensor y = linears.down_proj(fused_gated_activation(gate_up, config_.mlp_activation));  // [B,T,d]
   if (hook != nullptr) y = hook->apply(Projection::mlp_down_proj, layer_idx, y);
   return y;
 }

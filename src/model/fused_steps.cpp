@@ -1,11 +1,16 @@
-// fused_rms_norm, fused_rotary: see include/abliterate/model/fused_steps.hpp.
+// fused_rms_norm, fused_rotary, fused_attention_probs, fused_gated_activation:
+// see include/abliterate/model/fused_steps.hpp.
 #include "abliterate/model/fused_steps.hpp"
 
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
 
 #include "abliterate/common/error.hpp"
 #include "abliterate/model/decoder.hpp"
+#include "lane_math.hpp"
 
 namespace abliterate::model {
 
@@ -97,6 +102,111 @@ void rotary_rows(const torch::Tensor& x, const torch::Tensor& cos, const torch::
   });
 }
 
+// Row kernels over float32, each compiled three times (target_clones) and
+// chosen at load for the CPU: AVX-512, AVX2 with FMA, or SSE2, so that
+// lane_math's e^x and tanh run 16 values per instruction where the CPU can
+// (GCC vectorizes them; the build itself targets plain x86-64). Each loop
+// computes one thing: with e^x's clamp and a division in one loop, GCC's jump
+// threading computed x / (1 + e^88) for every lane, a denormal per value and
+// a microcode assist each (10x slower).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ABL_PER_CPU __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ABL_PER_CPU
+#endif
+
+// Softmax over v[0, n) in place, v holding -inf where blocked[k] != 0 and
+// those entries left exactly 0: e^(v - max), their sum (in 16 lanes), times
+// its reciprocal, as LibTorch's softmax over the last dimension.
+ABL_PER_CPU void softmax_row(float* v, const uint8_t* blocked, int64_t n) {
+  std::array<float, 16> lanes;
+  lanes.fill(-std::numeric_limits<float>::infinity());
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    for (size_t j = 0; j < 16; ++j) lanes[j] = v[k + j] > lanes[j] ? v[k + j] : lanes[j];
+  }
+  for (size_t j = 0; k < n; ++k, ++j) lanes[j] = v[k] > lanes[j] ? v[k] : lanes[j];
+  float largest = lanes[0];
+  for (const float lane : lanes) largest = lane > largest ? lane : largest;
+  for (k = 0; k < n; ++k) {
+    const float exponential = lane_math::exp(v[k] - largest);
+    v[k] = blocked[k] != 0 ? 0.0f : exponential;  // both sides computed: no branch
+  }
+  std::array<float, 16> sums{};
+  for (k = 0; k + 16 <= n; k += 16) {
+    for (size_t j = 0; j < 16; ++j) sums[j] += v[k + j];
+  }
+  for (size_t j = 0; k < n; ++k, ++j) sums[j] += v[k];
+  float sum = 0;
+  for (const float lane : sums) sum += lane;
+  const float reciprocal = 1.0f / sum;
+  for (k = 0; k < n; ++k) v[k] *= reciprocal;
+}
+
+// GELU's tanh form as LibTorch's kernel writes it, 0.5 x (1 + tanh(sqrt(2 / pi)
+// (x + 0.044715 x^3))), and SiLU, x / (1 + e^-x); `scratch` holds n floats.
+ABL_PER_CPU void gelu_tanh_row(const float* x, float* out, float* scratch, int64_t n) {
+  constexpr float kBeta = static_cast<float>(M_SQRT2 * M_2_SQRTPI * 0.5);
+  constexpr float kKappa = 0.044715f;
+  for (int64_t k = 0; k < n; ++k) scratch[k] = lane_math::tanh(kBeta * (x[k] + kKappa * (x[k] * x[k] * x[k])));
+  for (int64_t k = 0; k < n; ++k) out[k] = 0.5f * x[k] * (1.0f + scratch[k]);
+}
+
+ABL_PER_CPU void silu_row(const float* x, float* out, float* scratch, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) scratch[k] = lane_math::exp(-x[k]);
+  for (int64_t k = 0; k < n; ++k) out[k] = x[k] / (1.0f + scratch[k]);
+}
+
+template <typename T>
+void attention_probs_rows(const torch::Tensor& scores, const torch::Tensor& blocked, float scaling, torch::Tensor& out) {
+  const int64_t n_heads = scores.size(1), n_queries = scores.size(2), n_keys = scores.size(3);
+  const T* in = scores.data_ptr<T>();
+  // Read as bytes (a bool is one, 0 or 1): GCC's vectorizer does not select on a loaded bool.
+  const auto* mask = reinterpret_cast<const uint8_t*>(blocked.data_ptr<bool>());
+  T* o = out.data_ptr<T>();
+  const int64_t mask_b = blocked.stride(0), mask_t = blocked.stride(2);
+  at::parallel_for(0, scores.numel() / std::max<int64_t>(n_keys, 1), kRowGrain, [&](int64_t begin, int64_t end) {
+    std::vector<float> values(static_cast<size_t>(n_keys));
+    float* v = values.data();
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t b = row / (n_heads * n_queries), t = row % n_queries;
+      const T* s = in + row * n_keys;
+      const uint8_t* is_blocked = mask + b * mask_b + t * mask_t;
+      T* p = o + row * n_keys;
+      // scores * scaling in T, then float32 with the blocked keys at -inf.
+      for (int64_t k = 0; k < n_keys; ++k) {
+        const float scaled = widen(narrow_to<T>(widen(s[k]) * scaling));
+        v[k] = is_blocked[k] != 0 ? -std::numeric_limits<float>::infinity() : scaled;
+      }
+      softmax_row(v, is_blocked, n_keys);
+      for (int64_t k = 0; k < n_keys; ++k) p[k] = narrow_to<T>(v[k]);
+    }
+  });
+}
+
+template <typename T>
+void gated_activation_rows(const T* gate_up, T* out, int64_t n_rows, int64_t width, MlpActivation activation) {
+  at::parallel_for(0, n_rows, kRowGrain, [&](int64_t begin, int64_t end) {
+    std::vector<float> buffers(static_cast<size_t>(3 * width));
+    float* gate = buffers.data();
+    float* activated = gate + width;
+    float* scratch = activated + width;
+    for (int64_t row = begin; row < end; ++row) {
+      const T* in = gate_up + row * 2 * width;
+      const T* up = in + width;
+      T* o = out + row * width;
+      for (int64_t k = 0; k < width; ++k) gate[k] = widen(in[k]);
+      if (activation == MlpActivation::gelu_tanh) {
+        gelu_tanh_row(gate, activated, scratch, width);
+      } else {
+        silu_row(gate, activated, scratch, width);
+      }
+      // The activation rounded to T, then its product with up rounded to T: LibTorch's gelu or silu, then mul.
+      for (int64_t k = 0; k < width; ++k) o[k] = narrow_to<T>(widen(narrow_to<T>(activated[k])) * widen(up[k]));
+    }
+  });
+}
+
 bool runs_fused(const torch::Tensor& x) {
   return x.device().is_cpu() && (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kBFloat16);
 }
@@ -139,6 +249,50 @@ torch::Tensor fused_rotary(const torch::Tensor& x, const torch::Tensor& cos, con
     rotary_rows<float>(x, cos, sin, out);
   } else {
     rotary_rows<c10::BFloat16>(x, cos, sin, out);
+  }
+  return out;
+}
+
+torch::Tensor fused_attention_probs(const torch::Tensor& scores, const torch::Tensor& blocked, double scaling,
+                                    double softcapping) {
+  ABL_ASSERT(scores.dim() == 4 && blocked.dim() == 4 && blocked.size(1) == 1 && blocked.size(3) == scores.size(3),
+             "attention probabilities take scores [B, H, T, S] and blocked [B, 1, T, S]");
+  const torch::Tensor mask = blocked.expand({scores.size(0), 1, scores.size(2), scores.size(3)});
+  if (!runs_fused(scores) || softcapping > 0 || mask.scalar_type() != torch::kBool || mask.stride(3) != 1) {
+    torch::Tensor capped = scores * scaling;
+    if (softcapping > 0) capped = torch::tanh(capped / softcapping) * softcapping;
+    capped = capped.to(torch::kFloat32).masked_fill(blocked, -std::numeric_limits<float>::infinity());
+    return torch::softmax(capped, -1).to(scores.scalar_type());
+  }
+  const torch::Tensor in = scores.contiguous();
+  torch::Tensor out = torch::empty_like(in);
+  if (in.numel() == 0) return out;
+  if (in.scalar_type() == torch::kFloat32) {
+    attention_probs_rows<float>(in, mask, static_cast<float>(scaling), out);
+  } else {
+    attention_probs_rows<c10::BFloat16>(in, mask, static_cast<float>(scaling), out);
+  }
+  return out;
+}
+
+torch::Tensor fused_gated_activation(const torch::Tensor& gate_up, MlpActivation activation) {
+  const int64_t width = gate_up.size(-1) / 2;
+  ABL_ASSERT(gate_up.size(-1) == 2 * width, "gate_up's last dimension must be even, not {}", gate_up.size(-1));
+  if (!runs_fused(gate_up)) {
+    const torch::Tensor gate = gate_up.narrow(-1, 0, width);
+    const torch::Tensor activated =
+        activation == MlpActivation::gelu_tanh ? torch::gelu(gate, "tanh") : torch::silu(gate);
+    return activated * gate_up.narrow(-1, width, width);
+  }
+  const torch::Tensor in = gate_up.contiguous();
+  std::vector<int64_t> sizes = in.sizes().vec();
+  sizes.back() = width;
+  torch::Tensor out = torch::empty(sizes, in.options());
+  const int64_t n_rows = width == 0 ? 0 : in.numel() / (2 * width);
+  if (in.scalar_type() == torch::kFloat32) {
+    gated_activation_rows(in.data_ptr<float>(), out.data_ptr<float>(), n_rows, width, activation);
+  } else {
+    gated_activation_rows(in.data_ptr<c10::BFloat16>(), out.data_ptr<c10::BFloat16>(), n_rows, width, activation);
   }
   return out;
 }

@@ -1,10 +1,12 @@
-// fused_rms_norm and fused_rotary against the LibTorch operations they replace
-// (decoder.hpp's rms_norm and gemma_rms_norm, and x * cos + rotate_half(x) * sin):
-// float32 and bfloat16, contiguous and strided inputs, every row count a
-// decode step or a prefill passes.
+// The fused steps against the LibTorch operations they replace (decoder.hpp's
+// rms_norm and gemma_rms_norm, x * cos + rotate_half(x) * sin, attention's
+// scaled, masked softmax, and act(gate) * up): float32 and bfloat16,
+// contiguous and strided inputs, every row count a decode step or a prefill
+// passes.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <limits>
 #include <string>
 
 #include "abliterate/model/decoder.hpp"
@@ -67,6 +69,73 @@ TEST_P(FusedStepsTest, RotaryEqualsTheLibTorchOperationsExactly) {
       EXPECT_TRUE(actual.is_contiguous());
       EXPECT_TRUE(torch::equal(actual, expected)) << "T = " << n_positions << ", H = " << x.size(2) << ": "
                                                   << (actual - expected).abs().max().item<float>();
+    }
+  }
+}
+
+// e^x and tanh are lane_math's (2 ulps) rather than Sleef's (1 ulp): float32
+// probabilities and activations within a few ulps, bfloat16 ones within one
+// bfloat16 ulp.
+double lane_math_tolerance(torch::ScalarType dtype) { return dtype == torch::kFloat32 ? 2e-6 : 1.0 / 128; }
+
+TEST_P(FusedStepsTest, AttentionProbabilitiesEqualTheLibTorchOperations) {
+  const torch::ScalarType dtype = GetParam();
+  torch::manual_seed(13);
+  for (const int64_t n_queries : {1, 7}) {
+    for (const int64_t n_keys : {1, 9, 40, 301}) {
+      const torch::Tensor scores = (torch::randn({3, 4, n_queries, n_keys}) * 12).to(dtype);
+      // Blocked keys as the decoder's masks have them, the last narrowed from a wider one
+      // (a sliding layer's window); every row keeps its last key, as every query sees itself.
+      torch::Tensor blocked = torch::rand({3, 1, n_queries, n_keys + 5}) < 0.4;
+      blocked = blocked.narrow(3, 5, n_keys);
+      blocked.select(3, n_keys - 1).fill_(false);
+      const torch::Tensor expected =
+          torch::softmax((scores * 0.125).to(torch::kFloat32).masked_fill(blocked, -std::numeric_limits<float>::infinity()), -1)
+              .to(dtype);
+      const std::string shape = "T = " + std::to_string(n_queries) + ", S = " + std::to_string(n_keys);
+      const torch::Tensor actual = fused_attention_probs(scores, blocked, 0.125, 0);
+      expect_close(actual, expected, lane_math_tolerance(dtype), shape);
+      EXPECT_TRUE(torch::equal(actual.masked_select(blocked.expand_as(actual)),
+                               torch::zeros({blocked.expand_as(actual).sum().item<int64_t>()}, dtype)))
+          << "blocked keys get exactly 0, " << shape;
+    }
+  }
+  // Softcapped (Gemma 2) as the same operations with the cap between the product and the mask.
+  const torch::Tensor scores = (torch::randn({2, 2, 1, 33}) * 40).to(dtype);
+  const torch::Tensor blocked = torch::zeros({2, 1, 1, 33}, torch::kBool);
+  const torch::Tensor capped = torch::tanh(scores * 0.5 / 50.0) * 50.0;
+  expect_close(fused_attention_probs(scores, blocked, 0.5, 50.0), torch::softmax(capped.to(torch::kFloat32), -1).to(dtype),
+               lane_math_tolerance(dtype), "softcapped");
+}
+
+// act(gate) * up against LibTorch's float32 activation, rounded to the dtype,
+// times up, rounded (PyTorch 2's bfloat16 kernels compute in float32;
+// LibTorch 1.13's rounded each step of GELU's formula to bfloat16). Compared
+// on the product's scale, 0.5 |gate| |up|: GELU's 1 + tanh(.) cancels for a
+// negative gate, where two tanh within an ulp of each other give values close
+// in that scale, not in their own.
+TEST_P(FusedStepsTest, GatedActivationEqualsTheLibTorchOperations) {
+  const torch::ScalarType dtype = GetParam();
+  const double tolerance = dtype == torch::kFloat32 ? 2e-6 : 2.0 / 128;
+  torch::manual_seed(14);
+  for (const int64_t n_rows : {0, 1, 32, 77}) {
+    // Gates from the tails too: e^x's clamps (below -86.5, above 88) and tanh's two forms (|x| < 0.625 and above).
+    torch::Tensor gate_up = torch::randn({n_rows, 1, 2 * 80}) * 3;
+    if (n_rows > 0) gate_up.select(0, 0).narrow(-1, 0, 6).copy_(torch::tensor({-200.0, -90.0, -0.3, 0.3, 95.0, 300.0}).view({1, 6}));
+    gate_up = gate_up.to(dtype);
+    const torch::Tensor gate = gate_up.narrow(-1, 0, 80).to(torch::kFloat32);
+    const torch::Tensor up = gate_up.narrow(-1, 80, 80).to(torch::kFloat32);
+    const torch::Tensor scale = (0.5 * gate.abs() * up.abs()).to(torch::kFloat64);
+    for (const MlpActivation activation : {MlpActivation::gelu_tanh, MlpActivation::silu}) {
+      const bool is_gelu = activation == MlpActivation::gelu_tanh;
+      const torch::Tensor activated = is_gelu ? torch::gelu(gate, "tanh") : torch::silu(gate);
+      const torch::Tensor expected = (activated.to(dtype).to(torch::kFloat32) * up).to(dtype).to(torch::kFloat64);
+      const torch::Tensor actual = fused_gated_activation(gate_up, activation);
+      ASSERT_EQ(actual.sizes(), torch::IntArrayRef({n_rows, 1, 80}));
+      ASSERT_EQ(actual.scalar_type(), dtype);
+      if (n_rows == 0) continue;
+      const torch::Tensor error = (actual.to(torch::kFloat64) - expected).abs() / torch::max(expected.abs(), scale).clamp_min(1e-30);
+      EXPECT_LE(error.max().item<double>(), tolerance) << (is_gelu ? "GELU (tanh), " : "SiLU, ") << n_rows << " rows";
     }
   }
 }

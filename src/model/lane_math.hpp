@@ -1,0 +1,53 @@
+// e^x and tanh in float32, written as straight-line code that GCC's vectorizer
+// turns into lanes (fused_steps.cpp is built at -O3): a loop calling them runs
+// several values per instruction, where std::exp and std::tanh are library
+// calls, one value each. Cephes' single-precision algorithms (Moshier), within
+// 2 ulps of the true value over the range the decoder's steps reach; LibTorch's
+// own kernels (Sleef, 1 ulp) may differ from them in the last bit or two.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
+namespace abliterate::model::lane_math {
+
+// e^x for finite x; below -86.5 the result is e^-86.5 (2.7e-38) rather than a
+// denormal or 0, above 88 it is e^88 (1.7e38) rather than infinity: no caller
+// can tell either from the true value once it is added to 1 or to a softmax's
+// sum of at least 1. No result is a denormal, which would cost a microcode
+// assist per value (the masked keys of a prefill are half its scores). NaN
+// stays NaN.
+inline float exp(float x) {
+  x = std::max(std::min(x, 88.0f), -86.5f);  // n below in [-125, 127]: p 2^n a normal float
+  // x = n ln 2 + r, |r| <= ln 2 / 2, n rounded to nearest by the 1.5 * 2^23 trick (no SSE4.1 round needed).
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;  // ln 2 in two parts, the first exact in float
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const float two_to_n = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+  return p * two_to_n;
+}
+
+// tanh(x): an odd polynomial below |x| = 0.625, 1 - 2 / (e^2|x| + 1) with x's
+// sign above it.
+inline float tanh(float x) {
+  const float z = x * x;
+  float small = -5.70498872745e-3f;
+  small = small * z + 2.06390887954e-2f;
+  small = small * z - 5.37397155531e-2f;
+  small = small * z + 1.33314422036e-1f;
+  small = small * z - 3.33332819422e-1f;
+  small = small * z * x + x;
+  const float magnitude = std::fabs(x);
+  const float large = std::copysign(1.0f - 2.0f / (lane_math::exp(2.0f * magnitude) + 1.0f), x);
+  return magnitude < 0.625f ? small : large;
+}
+
+}  // namespace abliterate::model::lane_math
