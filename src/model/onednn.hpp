@@ -30,6 +30,8 @@ inline std::optional<dnnl::memory::data_type> data_type_of(torch::ScalarType typ
   switch (type) {
     case torch::kFloat32: return dnnl::memory::data_type::f32;
     case torch::kBFloat16: return dnnl::memory::data_type::bf16;
+    case torch::kChar: return dnnl::memory::data_type::s8;   // the output head's int8 screen
+    case torch::kInt: return dnnl::memory::data_type::s32;   // and its exact integer sums
     default: return std::nullopt;
   }
 }

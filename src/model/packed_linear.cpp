@@ -134,6 +134,19 @@ bool PackedLinear::runs_bfloat16_natively() {
 #endif
 }
 
+bool PackedLinear::runs_int8_natively() {
+#ifdef ABL_HAVE_ONEDNN
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  for (const dnnl::cpu_isa vnni : {dnnl::cpu_isa::avx512_core_vnni, dnnl::cpu_isa::avx2_vnni}) {
+    const auto bits = static_cast<unsigned>(vnni);
+    if ((isa & bits) == bits) return true;
+  }
+  return false;
+#else
+  return false;
+#endif
+}
+
 PackedLinear::PackedLinear(const torch::Tensor& weight, const torch::Tensor& bias)
     : PackedLinear(weight, bias, weight.scalar_type()) {}
 

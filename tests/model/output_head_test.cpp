@@ -1,8 +1,8 @@
 // OutputHead's greedy choice (Note [Screened greedy head]) against the argmax
 // of every logit: float64 references on random heads whose maxima sit in
-// every chunk, exact ties, float32 differences below bfloat16's resolution,
-// the sampleable range, the paths that must not screen, and real decode steps
-// of both real models.
+// every chunk, inputs with outlier features and all zeros, exact ties, float32
+// differences below the screen's resolution, the sampleable range, the paths
+// that must not screen, and real decode steps of both real models.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -22,16 +22,16 @@
 namespace abliterate::model {
 namespace {
 
-// Where the screen runs at all: a float32 head on a CPU with native bfloat16.
-bool screens_here() { return PackedLinear::packs_cpu_weights() && PackedLinear::runs_bfloat16_natively(); }
+// Where the screen runs at all: a float32 head on a CPU with native int8 dot products.
+bool screens_here() { return PackedLinear::packs_cpu_weights() && PackedLinear::runs_int8_natively(); }
 
 std::vector<int64_t> to_ids(const torch::Tensor& tokens) {
   const torch::Tensor flat = tokens.to(torch::kCPU).contiguous();
   return {flat.data_ptr<int64_t>(), flat.data_ptr<int64_t>() + flat.numel()};
 }
 
-// A head larger than one screened chunk (32768 ids), so that maxima and ties
-// fall on both sides of a chunk boundary.
+// A head of several screened chunks (8192 ids each), so that maxima and ties
+// fall on both sides of chunk boundaries.
 constexpr int64_t kVocab = 40000;
 constexpr int64_t kWidth = 96;
 
@@ -40,7 +40,7 @@ torch::Tensor random_head(int64_t seed) {
   return torch::randn({kVocab, kWidth}) * 0.05;  // float32 [V, d]
 }
 
-TEST(OutputHeadTest, ScreensAFloat32HeadWhereTheCpuHasNativeBfloat16) {
+TEST(OutputHeadTest, ScreensAFloat32HeadWhereTheCpuHasNativeInt8) {
   const OutputHead head(random_head(1), 0);
   EXPECT_EQ(head.is_screened(), screens_here());
   std::cout << "the screen " << (head.is_screened() ? "runs" : "does not run") << " on this machine\n";
@@ -76,6 +76,26 @@ TEST(OutputHeadTest, ChoosesTheFloat64ArgmaxWhereverTheMaximumIs) {
   for (size_t i = 0; i < targets.size(); ++i) EXPECT_EQ(chosen[12 + i], targets[i]) << "the row pointed at " << targets[i];
 }
 
+// Activations with outlier features (Gemma's final norm makes some features
+// tens of times the others): the screen's second int8 level keeps what the
+// first one's coarse step leaves. An all-zero row ties every id at 0: id 0.
+TEST(OutputHeadTest, OutlierFeaturesAndZeroRowsChooseTheFloat64Argmax) {
+  const torch::Tensor weight = random_head(5);
+  const OutputHead head(weight, 0);
+  torch::Tensor x = torch::randn({9, kWidth});
+  for (int64_t row = 0; row < 8; ++row) x[row][row * 7] = 60.0 * static_cast<double>(row + 1);  // outliers up to 480x
+  x[8].zero_();
+  const torch::Tensor exact = torch::matmul(x.to(torch::kFloat64), weight.to(torch::kFloat64).t());  // [B, V]
+  const auto [top, top_ids] = exact.topk(2, 1);
+  const std::vector<int64_t> chosen = to_ids(head.greedy_tokens(x, 0));
+  for (int64_t row = 0; row < 8; ++row) {
+    if ((top[row][0] - top[row][1]).item<double>() <= 1e-5 * top[row][0].abs().item<double>()) continue;
+    EXPECT_EQ(chosen[static_cast<size_t>(row)], top_ids[row][0].item<int64_t>()) << "row " << row;
+  }
+  EXPECT_EQ(chosen[8], 0);
+  EXPECT_EQ(chosen, to_ids(greedy_tokens(head.logits(x), 0)));
+}
+
 TEST(OutputHeadTest, TiesGoToTheLowestId) {
   torch::Tensor weight = random_head(3);
   weight[100].copy_(weight[33000]);
@@ -90,7 +110,7 @@ TEST(OutputHeadTest, TiesGoToTheLowestId) {
   EXPECT_EQ(to_ids(without_first.greedy_tokens(x.narrow(0, 0, 1), 0)), (std::vector<int64_t>{33000}));
 }
 
-TEST(OutputHeadTest, Float32DifferencesBelowBfloat16ResolutionDecide) {
+TEST(OutputHeadTest, Float32DifferencesBelowTheScreensResolutionDecide) {
   // Ids 10 and 20 differ in two features. In bfloat16 (spacing 2^-7 at 1)
   // id 10's row is the larger, 1.0078 against 1.0 in feature 0; in float32 id
   // 20's logit is larger by 5e-2 in row 0: the screen alone would choose 10.

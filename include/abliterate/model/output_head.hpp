@@ -3,9 +3,9 @@
 //
 // See Note [Screened greedy head] in src/model/output_head.cpp. A decode step
 // needs only the argmax of each row. For a float32 head on a CPU whose oneDNN
-// runs bfloat16 natively (AVX512-BF16, AMX), the argmax is found by screening
-// every id in bfloat16 and computing only the few ids the screen cannot rule
-// out in float32; elsewhere it is the argmax of logits(). On the CPU the head
+// runs int8 dot products natively (AVX512-VNNI, AVX-VNNI, AMX), the argmax is
+// found by screening every id in int8 and computing only the few ids the
+// screen cannot rule out in float32; elsewhere it is the argmax of logits(). On the CPU the head
 // runs as products over slices of a few thousand ids (Note [Head in slices]),
 // and the unscreened greedy choice keeps a running argmax over them rather
 // than one [B, V] tensor.
@@ -45,10 +45,10 @@ class OutputHead {
   // is greedy_tokens(logits(last), n_sampleable_tokens).
   torch::Tensor greedy_tokens(const torch::Tensor& last, int64_t n_sampleable_tokens) const;
 
-  // Whether greedy_tokens screens in bfloat16 (see the file comment).
+  // Whether greedy_tokens screens in int8 (see the file comment).
   bool is_screened() const { return screen_ != nullptr; }
 
-  struct Screen;  // the bfloat16 copy and the row norms; defined in output_head.cpp
+  struct Screen;  // the int8 copy, its scales and the bound's norms; defined in output_head.cpp
 
  private:
   torch::Tensor softcapped(torch::Tensor logits) const;

@@ -42,6 +42,9 @@ class PackedLinear {
   // Whether packed bfloat16 products run on this CPU's own bfloat16
   // instructions (AVX512-BF16 or AMX) rather than emulated.
   static bool runs_bfloat16_natively();
+  // Whether packed int8 products (int32 sums) run on this CPU's own int8 dot
+  // product instructions (AVX512-VNNI, AVX-VNNI or AMX).
+  static bool runs_int8_natively();
 
   struct OneDnnWeight;  // the reordered weight and bias; defined in packed_linear.cpp
 
