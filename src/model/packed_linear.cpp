@@ -124,16 +124,6 @@ bool PackedLinear::packs_cpu_weights() {
 #endif
 }
 
-bool PackedLinear::runs_bfloat16_natively() {
-#ifdef ABL_HAVE_ONEDNN
-  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-  const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
-  return (isa & bf16) == bf16;  // each ISA's bits include those of the ones it extends
-#else
-  return false;
-#endif
-}
-
 bool PackedLinear::runs_int8_natively() {
 #ifdef ABL_HAVE_ONEDNN
   const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());

@@ -39,9 +39,6 @@ class PackedLinear {
   bool is_packed() const { return packed_ != nullptr; }
   // Whether this build packs CPU weights at all (CMake option ABL_ONEDNN).
   static bool packs_cpu_weights();
-  // Whether packed bfloat16 products run on this CPU's own bfloat16
-  // instructions (AVX512-BF16 or AMX) rather than emulated.
-  static bool runs_bfloat16_natively();
   // Whether packed int8 products (int32 sums) run on this CPU's own int8 dot
   // product instructions (AVX512-VNNI, AVX-VNNI or AMX).
   static bool runs_int8_natively();
