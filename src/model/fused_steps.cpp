@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "abliterate/common/error.hpp"
@@ -102,57 +103,34 @@ void rotary_rows(const torch::Tensor& x, const torch::Tensor& cos, const torch::
   });
 }
 
-// Row kernels over float32, each compiled three times (target_clones) and
-// chosen at load for the CPU: AVX-512, AVX2 with FMA, or SSE2, so that
-// lane_math's e^x and tanh run 16 values per instruction where the CPU can
-// (GCC vectorizes them; the build itself targets plain x86-64). Each loop
+// Row kernels over float32, compiled per CPU (lane_math.hpp). Each loop
 // computes one thing: with e^x's clamp and a division in one loop, GCC's jump
 // threading computed x / (1 + e^88) for every lane, a denormal per value and
 // a microcode assist each (10x slower).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ABL_PER_CPU __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define ABL_PER_CPU
-#endif
 
 // Softmax over v[0, n) in place, v holding -inf where blocked[k] != 0 and
-// those entries left exactly 0: e^(v - max), their sum (in 16 lanes), times
-// its reciprocal, as LibTorch's softmax over the last dimension.
-ABL_PER_CPU void softmax_row(float* v, const uint8_t* blocked, int64_t n) {
-  std::array<float, 16> lanes;
-  lanes.fill(-std::numeric_limits<float>::infinity());
-  int64_t k = 0;
-  for (; k + 16 <= n; k += 16) {
-    for (size_t j = 0; j < 16; ++j) lanes[j] = v[k + j] > lanes[j] ? v[k + j] : lanes[j];
-  }
-  for (size_t j = 0; k < n; ++k, ++j) lanes[j] = v[k] > lanes[j] ? v[k] : lanes[j];
-  float largest = lanes[0];
-  for (const float lane : lanes) largest = lane > largest ? lane : largest;
-  for (k = 0; k < n; ++k) {
+// those entries left exactly 0: e^(v - max), their sum, times its reciprocal,
+// as LibTorch's softmax over the last dimension.
+ABL_LANES_PER_CPU void softmax_row(float* v, const uint8_t* blocked, int64_t n) {
+  const float largest = lane_math::largest(v, n);
+  for (int64_t k = 0; k < n; ++k) {
     const float exponential = lane_math::exp(v[k] - largest);
     v[k] = blocked[k] != 0 ? 0.0f : exponential;  // both sides computed: no branch
   }
-  std::array<float, 16> sums{};
-  for (k = 0; k + 16 <= n; k += 16) {
-    for (size_t j = 0; j < 16; ++j) sums[j] += v[k + j];
-  }
-  for (size_t j = 0; k < n; ++k, ++j) sums[j] += v[k];
-  float sum = 0;
-  for (const float lane : sums) sum += lane;
-  const float reciprocal = 1.0f / sum;
-  for (k = 0; k < n; ++k) v[k] *= reciprocal;
+  const float reciprocal = 1.0f / lane_math::sum(v, n);
+  for (int64_t k = 0; k < n; ++k) v[k] *= reciprocal;
 }
 
 // GELU's tanh form as LibTorch's kernel writes it, 0.5 x (1 + tanh(sqrt(2 / pi)
 // (x + 0.044715 x^3))), and SiLU, x / (1 + e^-x); `scratch` holds n floats.
-ABL_PER_CPU void gelu_tanh_row(const float* x, float* out, float* scratch, int64_t n) {
+ABL_LANES_PER_CPU void gelu_tanh_row(const float* x, float* out, float* scratch, int64_t n) {
   constexpr float kBeta = static_cast<float>(M_SQRT2 * M_2_SQRTPI * 0.5);
   constexpr float kKappa = 0.044715f;
   for (int64_t k = 0; k < n; ++k) scratch[k] = lane_math::tanh(kBeta * (x[k] + kKappa * (x[k] * x[k] * x[k])));
   for (int64_t k = 0; k < n; ++k) out[k] = 0.5f * x[k] * (1.0f + scratch[k]);
 }
 
-ABL_PER_CPU void silu_row(const float* x, float* out, float* scratch, int64_t n) {
+ABL_LANES_PER_CPU void silu_row(const float* x, float* out, float* scratch, int64_t n) {
   for (int64_t k = 0; k < n; ++k) scratch[k] = lane_math::exp(-x[k]);
   for (int64_t k = 0; k < n; ++k) out[k] = x[k] / (1.0f + scratch[k]);
 }
@@ -188,14 +166,19 @@ template <typename T>
 void gated_activation_rows(const T* gate_up, T* out, int64_t n_rows, int64_t width, MlpActivation activation) {
   at::parallel_for(0, n_rows, kRowGrain, [&](int64_t begin, int64_t end) {
     std::vector<float> buffers(static_cast<size_t>(3 * width));
-    float* gate = buffers.data();
-    float* activated = gate + width;
+    float* activated = buffers.data();
     float* scratch = activated + width;
+    float* widened = scratch + width;  // bfloat16 gates in float32
     for (int64_t row = begin; row < end; ++row) {
       const T* in = gate_up + row * 2 * width;
       const T* up = in + width;
       T* o = out + row * width;
-      for (int64_t k = 0; k < width; ++k) gate[k] = widen(in[k]);
+      const float* gate = widened;
+      if constexpr (std::is_same_v<T, float>) {
+        gate = in;
+      } else {
+        for (int64_t k = 0; k < width; ++k) widened[k] = widen(in[k]);
+      }
       if (activation == MlpActivation::gelu_tanh) {
         gelu_tanh_row(gate, activated, scratch, width);
       } else {

@@ -1,15 +1,28 @@
-// e^x and tanh in float32, written as straight-line code that GCC's vectorizer
-// turns into lanes (fused_steps.cpp is built at -O3): a loop calling them runs
-// several values per instruction, where std::exp and std::tanh are library
-// calls, one value each. Cephes' single-precision algorithms (Moshier), within
-// 2 ulps of the true value over the range the decoder's steps reach; LibTorch's
-// own kernels (Sleef, 1 ulp) may differ from them in the last bit or two.
+// Float32 math written for GCC's vectorizer (the files that use it are built
+// at -O3 -fno-trapping-math): e^x and tanh as straight-line code, where
+// std::exp and std::tanh are library calls, one value each; the largest and
+// the sum of an array in 16 running lanes, as the vectorizer does not reorder
+// a float reduction itself. e^x and tanh are Cephes' single-precision
+// algorithms (Moshier), within 2 ulps of the true value over the range the
+// decoder's steps reach; LibTorch's own kernels (Sleef, 1 ulp) may differ from
+// them in the last bit or two.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+
+// A row kernel compiled three times (target_clones) and chosen at load for
+// the CPU: AVX-512, AVX2 with FMA, or plain x86-64, which the build targets;
+// the functions below inline into each, 16, 8 or 4 values per instruction.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ABL_LANES_PER_CPU __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ABL_LANES_PER_CPU
+#endif
 
 namespace abliterate::model::lane_math {
 
@@ -48,6 +61,33 @@ inline float tanh(float x) {
   const float magnitude = std::fabs(x);
   const float large = std::copysign(1.0f - 2.0f / (lane_math::exp(2.0f * magnitude) + 1.0f), x);
   return magnitude < 0.625f ? small : large;
+}
+
+// The largest of values[0, n): -inf for n = 0; a NaN is passed over.
+inline float largest(const float* values, int64_t n) {
+  std::array<float, 16> lanes;
+  lanes.fill(-std::numeric_limits<float>::infinity());
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    for (size_t j = 0; j < 16; ++j) lanes[j] = values[k + j] > lanes[j] ? values[k + j] : lanes[j];
+  }
+  for (size_t j = 0; k < n; ++k, ++j) lanes[j] = values[k] > lanes[j] ? values[k] : lanes[j];
+  float m = lanes[0];
+  for (const float lane : lanes) m = lane > m ? lane : m;
+  return m;
+}
+
+// The sum of values[0, n), in 16 running sums added at the end.
+inline float sum(const float* values, int64_t n) {
+  std::array<float, 16> lanes{};
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    for (size_t j = 0; j < 16; ++j) lanes[j] += values[k + j];
+  }
+  for (size_t j = 0; k < n; ++k, ++j) lanes[j] += values[k];
+  float total = 0;
+  for (const float lane : lanes) total += lane;
+  return total;
 }
 
 }  // namespace abliterate::model::lane_math

@@ -84,6 +84,7 @@
 #include <vector>
 
 #include "abliterate/common/error.hpp"
+#include "lane_math.hpp"
 
 namespace abliterate::model {
 
@@ -141,34 +142,15 @@ namespace {
 
 // The screened values of one row over one chunk, a~_v = s_v (t1 S1 + t2 S2)
 // in float32 (the Note's rounding), and the largest of each kBlock of them,
-// compiled per CPU as fused_steps' row kernels are: a step converts 2 x 262144
-// int32 sums per row for Gemma 3.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
-void screened_values(const int32_t* first_sums, const int32_t* second_sums, const float* scales, float t1, float t2,
-                     float* out, float* block_max, int64_t n) {
+// compiled per CPU (lane_math.hpp): a step converts 2 x 262144 int32 sums per
+// row for Gemma 3.
+ABL_LANES_PER_CPU void screened_values(const int32_t* first_sums, const int32_t* second_sums, const float* scales,
+                                       float t1, float t2, float* out, float* block_max, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    out[k] = scales[k] * (t1 * static_cast<float>(first_sums[k]) + t2 * static_cast<float>(second_sums[k]));
+  }
   for (int64_t start = 0; start < n; start += kBlock) {
-    const int64_t end = std::min(n, start + kBlock);
-    std::array<float, 16> lanes;
-    lanes.fill(-std::numeric_limits<float>::infinity());
-    int64_t k = start;
-    for (; k + 16 <= end; k += 16) {
-      for (size_t j = 0; j < 16; ++j) {
-        const float value =
-            scales[k + j] * (t1 * static_cast<float>(first_sums[k + j]) + t2 * static_cast<float>(second_sums[k + j]));
-        out[k + j] = value;
-        lanes[j] = value > lanes[j] ? value : lanes[j];
-      }
-    }
-    for (size_t j = 0; k < end; ++k, ++j) {
-      const float value = scales[k] * (t1 * static_cast<float>(first_sums[k]) + t2 * static_cast<float>(second_sums[k]));
-      out[k] = value;
-      lanes[j] = value > lanes[j] ? value : lanes[j];
-    }
-    float largest = lanes[0];
-    for (const float lane : lanes) largest = lane > largest ? lane : largest;
-    block_max[start / kBlock] = largest;
+    block_max[start / kBlock] = lane_math::largest(out + start, std::min(kBlock, n - start));
   }
 }
 
@@ -257,8 +239,6 @@ OutputHead::OutputHead(const torch::Tensor& weight, double final_logit_softcappi
   const bool screenable = weight.device().is_cpu() && weight.scalar_type() == torch::kFloat32 &&
                           final_logit_softcapping <= 0 && PackedLinear::runs_int8_natively();
   if (!screenable) return;
-  // A row with a non-finite weight has a non-finite norm: such a head is not screened.
-  if (!weight.norm(2, 1).isfinite().all().item<bool>()) return;
   weight_ = weight.contiguous();
   auto screen = std::make_shared<Screen>();
   screen->dot_error = dot_error_factor(weight_.size(1));
@@ -269,10 +249,11 @@ OutputHead::OutputHead(const torch::Tensor& weight, double final_logit_softcappi
     // A chunk at a time, so that loading holds one chunk's double copy beside the packed ones.
     const int64_t n = std::min(kChunkRows, vocab - first);
     const torch::Tensor rows = weight_.narrow(0, first, n).to(torch::kFloat64);  // [n, d], exact
+    const torch::Tensor norms = (rows.norm(2, 1) * kRoundUp).contiguous();
+    if (!norms.isfinite().all().item<bool>()) return;  // a non-finite weight: no bound, no screen
     torch::Tensor scale = (rows.abs().amax(1, /*keepdim=*/true) / 127).to(torch::kFloat32);
     scale = torch::where(scale > 0, scale, torch::ones_like(scale));  // an all-zero row: q = 0 whatever s is
     const torch::Tensor q = (rows / scale.to(torch::kFloat64)).round().clamp(-127, 127);
-    const torch::Tensor norms = (rows.norm(2, 1) * kRoundUp).contiguous();
     const torch::Tensor errors = ((rows - scale.to(torch::kFloat64) * q).norm(2, 1) * kRoundUp).contiguous();
     PackedLinear chunk(q.to(torch::kInt8), {}, torch::kInt32);
     if (!chunk.is_packed()) return;  // LibTorch has no int8 product to fall back on

@@ -11,7 +11,7 @@ namespace abliterate {
 // dynamically from 128 KiB) with a mapping of its own and unmaps it on free,
 // and it returns the heap's free top to the kernel past the trim threshold.
 // A generation step allocates and frees the same tensors every step (a
-// screened head's [B, 32768] chunks, a prefill's [B x T, 4096] activations),
+// prefill's [B x T, 4096] activations, the head's products),
 // so their pages were faulted in again at every step: 1.39 M minor faults in
 // one Gemma 3 270M trial. Raising both thresholds keeps those blocks in the
 // heap for the next step (0.88 M faults, the rest from loading; the trial
