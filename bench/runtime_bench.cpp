@@ -6,7 +6,7 @@
 //   runtime_bench MODEL.gguf [--threads 2] [--prompts FILE.jsonl] [--batches 1,16,32]
 //                 [--prompt-tokens 32] [--new-tokens 64] [--prefill-batch 16]
 //                 [--prefill-tokens 128] [--repeats 1] [--json FILE] [--ids-out FILE] [--profile]
-//                 [--dtype float32|bfloat16]
+//                 [--floor] [--dtype float32|bfloat16]
 //
 // Prompts: chat-rendered texts of FILE.jsonl ({"text": ...} lines), joined
 // until long enough, then cut in the middle to an exact length (the chat
@@ -26,6 +26,13 @@
 // --profile: one more generation at the largest batch under LibTorch's
 // profiler; prints the top-level ops (linear by weight shape) by inclusive
 // time, i.e. where a decode step's time goes.
+//
+// --floor: per batch size, one decode step's matrix products alone (every
+// layer's q/k/v, o, gate/up and down on packed weights of the model's shapes
+// and dtype, a copy of their size streamed from memory as the decoder's are)
+// beside the decode step measured above: what no change outside the products
+// can go below. A step's remaining time is attention, the head, the norms and
+// activations, and LibTorch's per-operation cost.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -50,6 +57,7 @@
 #include "abliterate/model/gguf_checkpoint.hpp"
 #include "abliterate/model/gguf_model_config.hpp"
 #include "abliterate/model/model.hpp"
+#include "abliterate/model/packed_linear.hpp"
 
 using namespace abliterate::model;
 namespace tokenizer = abliterate::tokenizer;
@@ -69,6 +77,7 @@ struct Options {
   std::string json_path;
   std::string ids_path;
   bool profile = false;
+  bool floor = false;
   torch::ScalarType dtype = torch::kFloat32;
 };
 
@@ -77,7 +86,7 @@ struct Options {
   std::fprintf(stderr,
                "usage: runtime_bench MODEL.gguf [--threads N] [--prompts FILE.jsonl] [--batches 1,16,32]\n"
                "       [--prompt-tokens 32] [--new-tokens 64] [--prefill-batch 16] [--prefill-tokens 128]\n"
-               "       [--repeats 1] [--json FILE] [--ids-out FILE] [--profile]\n"
+               "       [--repeats 1] [--json FILE] [--ids-out FILE] [--profile] [--floor]\n"
                "       [--dtype float32|bfloat16]\n");
   std::exit(2);
 }
@@ -111,6 +120,7 @@ Options parse_options(int argc, char** argv) {
     else if (arg == "--json") options.json_path = value();
     else if (arg == "--ids-out") options.ids_path = value();
     else if (arg == "--profile") options.profile = true;
+    else if (arg == "--floor") options.floor = true;
     else if (arg == "--dtype") {
       const std::string name = value();
       if (name == "float32") options.dtype = torch::kFloat32;
@@ -297,6 +307,60 @@ void write_results(const Options& options, const std::vector<nlohmann::json>& re
   }
 }
 
+// One decode step's matrix products at `rows` rows, alone: per layer the
+// fused q/k/v, o, fused gate/up and down products of the decoder, on weights
+// of random values (the time of a product does not depend on them). Layers
+// are distinct copies, so that each step streams their bytes from memory.
+class DecodeProducts {
+ public:
+  DecodeProducts(const ModelConfig& config, torch::ScalarType dtype) : config_(config), dtype_(dtype) {
+    const int64_t d = config.hidden_size, width = config.intermediate_size;
+    const int64_t q_width = config.n_heads * config.head_dim, kv_width = config.n_kv_heads * config.head_dim;
+    const auto weight = [&](int64_t out, int64_t in) { return (torch::randn({out, in}) * 0.02).to(dtype); };
+    for (int64_t layer = 0; layer < config.n_layers; ++layer) {
+      layers_.push_back({PackedLinear(weight(q_width + 2 * kv_width, d), {}), PackedLinear(weight(d, q_width), {}),
+                         PackedLinear(weight(2 * width, d), {}), PackedLinear(weight(d, width), {})});
+    }
+  }
+
+  // The inputs of a step's products at `rows` rows: hidden states, attention's context, the activation.
+  struct Inputs {
+    torch::Tensor hidden, context, activated;
+  };
+  Inputs inputs(int64_t rows) const {
+    const auto input = [&](int64_t width) { return torch::randn({rows, 1, width}).to(dtype_); };
+    return {input(config_.hidden_size), input(config_.n_heads * config_.head_dim), input(config_.intermediate_size)};
+  }
+
+  void run(const Inputs& in) const {
+    for (const Layer& layer : layers_) {
+      layer.qkv(in.hidden);
+      layer.o_proj(in.context);
+      layer.gate_up(in.hidden);
+      layer.down_proj(in.activated);
+    }
+  }
+
+  // Floating-point operations of one step at `rows` rows.
+  double flops(int64_t rows) const {
+    double per_row = 0;
+    for (const Layer& layer : layers_) {
+      for (const PackedLinear* linear : {&layer.qkv, &layer.o_proj, &layer.gate_up, &layer.down_proj}) {
+        per_row += 2.0 * static_cast<double>(linear->in_features() * linear->out_features());
+      }
+    }
+    return per_row * static_cast<double>(rows);
+  }
+
+ private:
+  struct Layer {
+    PackedLinear qkv, o_proj, gate_up, down_proj;
+  };
+  ModelConfig config_;
+  torch::ScalarType dtype_;
+  std::vector<Layer> layers_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -345,6 +409,7 @@ int main(int argc, char** argv) {
 
   warm_up(*model, decoder, texts, options.prompt_tokens, greedy);
 
+  std::vector<std::pair<int64_t, double>> decode_step_seconds;  // per batch size, for --floor
   for (const int64_t batch_size : options.batches) {
     const PromptBatch batch = make_batch(*model, texts, batch_size, options.prompt_tokens, pad_id);
     const Timing prefill_timing = min_seconds(options.repeats, [&] { model->prefill(batch, nullptr, false); });
@@ -363,10 +428,25 @@ int main(int argc, char** argv) {
                                std::max(1e-9, generate_timing.cpu - prefill_timing.cpu)};
     record("decode" + suffix, "decode", batch_size, options.prompt_tokens, batch_size * (options.new_tokens - 1),
            decode_timing);
+    decode_step_seconds.emplace_back(batch_size, decode_timing.wall / static_cast<double>(options.new_tokens - 1));
     ids_doc["cases"].push_back({{"name", "generate" + suffix}, {"kind", "generate"}, {"batch", batch_size},
                                 {"input_ids", to_json_rows(batch.input_ids)},
                                 {"attention_mask", to_json_rows(batch.attention_mask)},
                                 {"generated", generated}});
+  }
+
+  if (options.floor) {
+    const DecodeProducts products(config, options.dtype);
+    for (const auto& [batch_size, step_seconds] : decode_step_seconds) {
+      const DecodeProducts::Inputs inputs = products.inputs(batch_size);
+      products.run(inputs);  // warm-up: oneDNN makes its primitives
+      const Timing timing = min_seconds(std::max(options.repeats, 3), [&] { products.run(inputs); });
+      std::printf("  floor_b%-5lld products B=%-3lld one decode step's products %7.2f ms (%.0f GFLOP/s); "
+                  "the decode step %7.2f ms, %.2fx them\n",
+                  static_cast<long long>(batch_size), static_cast<long long>(batch_size), timing.wall * 1e3,
+                  products.flops(batch_size) / timing.wall * 1e-9, step_seconds * 1e3, step_seconds / timing.wall);
+    }
+    std::fflush(stdout);
   }
 
   {

@@ -3,6 +3,8 @@
 # on the same machine, the same GGUF files (both dequantize to float32), the
 # same token ids and the same CPU thread count; prints one table with the ratio
 # ours / transformers per row. See bench/runtime_bench.cpp for what is counted.
+# Our side also prints, per batch size, one decode step's matrix products
+# alone (--floor) beside the whole step: the part no other change can remove.
 #   bench/runtime_vs_transformers.sh [MODEL.gguf ...]
 # Environment (defaults in brackets):
 #   ABL_BENCH_PYTHON   python with torch, transformers, gguf (e.g. a venv outside the repo) [python3]
@@ -39,7 +41,7 @@ for model in "$@"; do
     --batches "${ABL_BENCH_BATCHES:-1,16,32}" --prompt-tokens "${ABL_BENCH_PROMPT_TOKENS:-32}" \
     --new-tokens "${ABL_BENCH_NEW_TOKENS:-32}" --prefill-batch "${ABL_BENCH_PREFILL_BATCH:-16}" \
     --prefill-tokens "${ABL_BENCH_PREFILL_TOKENS:-128}" --repeats "${ABL_BENCH_REPEATS:-1}" \
-    --dtype "${ABL_BENCH_DTYPE:-float32}" --json "$out/ours.jsonl" --ids-out "$out/$name.ids.json"
+    --dtype "${ABL_BENCH_DTYPE:-float32}" --floor --json "$out/ours.jsonl" --ids-out "$out/$name.ids.json"
   # The GGUF loader's progress bars and deprecation notes go to stderr.
   "$python" "$root/bench/transformers_bench.py" run --gguf "$model" --ids "$out/$name.ids.json" \
     --threads "$threads" --attn "${ABL_BENCH_ATTN:-sdpa}" --dtype "${ABL_BENCH_DTYPE:-float32}" --json "$out/transformers.jsonl" 2> "$out/$name.stderr" ||
