@@ -328,10 +328,8 @@ torch::Tensor OutputHead::greedy_tokens(const torch::Tensor& last, int64_t n_sam
   const QuantizedRows quantized = quantize_rows(x, screen_->dot_error);
   const double* row_norms = screen_->row_norms.data();
   const double* errors = screen_->errors.data();
-  // delta_v of the Note for a row.
-  const auto reach = [&](int64_t row, int64_t v) {
-    return quantized.a[static_cast<size_t>(row)] * row_norms[v] + quantized.b[static_cast<size_t>(row)] * errors[v];
-  };
+  // delta_v of the Note, A ||w_v|| + B e_v, for a row's A and B (read once per row, not per id).
+  const auto reach = [&](double a, double b, int64_t v) { return a * row_norms[v] + b * errors[v]; };
   for (size_t c = 0; c < screen_->chunks.size() && static_cast<int64_t>(c) * kChunkRows < n_ids; ++c) {
     const int64_t first = static_cast<int64_t>(c) * kChunkRows;
     const torch::Tensor sums = screen_->chunks[c](quantized.levels);  // int32 [2B, <= kChunkRows]
@@ -355,14 +353,14 @@ torch::Tensor OutputHead::greedy_tokens(const torch::Tensor& last, int64_t n_sam
           if (block_max[static_cast<size_t>(offset / kBlock)] + block_reach < state.floor) continue;
           for (int64_t j = 0; j < n; ++j) {
             const int64_t v = first + offset + j;
-            const double delta = reach(row, v);
+            const double delta = reach(a, b, v);
             if (block[j] + delta >= state.floor) state.kept.emplace_back(v, block[j]);
             state.floor = std::max(state.floor, block[j] - delta);
           }
         }
         if (static_cast<int64_t>(state.kept.size()) > 8 * kMaxCandidatesPerRow) {  // an early floor kept too many
           std::erase_if(state.kept, [&](const auto& id_value) {
-            return id_value.second + reach(row, id_value.first) < state.floor;
+            return id_value.second + reach(a, b, id_value.first) < state.floor;
           });
         }
       }
@@ -383,9 +381,10 @@ torch::Tensor OutputHead::greedy_tokens(const torch::Tensor& last, int64_t n_sam
         break;
       }
       // The candidates: every id whose logit may reach the final floor.
+      const double a = quantized.a[static_cast<size_t>(row)], b = quantized.b[static_cast<size_t>(row)];
       candidates.clear();
       for (const auto& [v, value] : state.kept) {
-        if (value + reach(row, v) >= state.floor) candidates.push_back(v);
+        if (value + reach(a, b, v) >= state.floor) candidates.push_back(v);
       }
       if (static_cast<int64_t>(candidates.size()) > kMaxCandidatesPerRow) {
         falls_back = true;
